@@ -1,0 +1,76 @@
+"""Turn a resolved config into objects with hydra.utils.instantiate, with clear errors."""
+
+from __future__ import annotations
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch import nn
+
+from gan_lab.data.base import ImageData
+from gan_lab.errors import UserError
+
+
+def _instantiate(node: DictConfig, what: str, **kwargs):
+    try:
+        return instantiate(node, **kwargs)
+    except UserError:
+        raise
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, UserError):
+            raise cause from None
+        detail = str(cause) if cause is not None else str(err).splitlines()[0]
+        raise UserError(f"cannot build {what}: {detail.strip().splitlines()[0]}") from err
+
+
+def build_data(cfg: DictConfig) -> ImageData:
+    return _instantiate(cfg.dataset, "dataset")
+
+
+def build_models(cfg: DictConfig) -> tuple[nn.Module, nn.Module]:
+    generator = _instantiate(cfg.model.generator, "model.generator")
+    discriminator = _instantiate(cfg.model.discriminator, "model.discriminator")
+    return generator, discriminator
+
+
+def build_generator(cfg: DictConfig) -> nn.Module:
+    return _instantiate(cfg.model.generator, "model.generator")
+
+
+def build_loss(cfg: DictConfig):
+    return _instantiate(cfg.loss, "loss")
+
+
+def build_optimizers(cfg: DictConfig, generator: nn.Module, discriminator: nn.Module):
+    make_g = _instantiate(cfg.optimizer.generator, "optimizer.generator")
+    make_d = _instantiate(cfg.optimizer.discriminator, "optimizer.discriminator")
+    return make_g(generator.parameters()), make_d(discriminator.parameters())
+
+
+def check_compatible(data: ImageData, generator: nn.Module, discriminator: nn.Module) -> None:
+    """Catch data/model mismatches at start, not as a shape error deep inside a conv."""
+    for name, net in (("generator", generator), ("discriminator", discriminator)):
+        channels = getattr(net, "channels", None)
+        if channels is not None and channels != data.channels:
+            raise UserError(
+                f"model.{name} expects {channels}-channel images but dataset {data.name} has {data.channels}; "
+                f"set model.{name}.channels={data.channels} or pick a matching dataset"
+            )
+        size = getattr(net, "image_size", None)
+        if size is not None and size != data.image_size:
+            raise UserError(
+                f"model.{name} is built for {size}x{size} images but the dataset gives "
+                f"{data.image_size}x{data.image_size}; set dataset.image_size={size}"
+            )
+        classes = getattr(net, "num_classes", 0) or 0
+        if classes and not data.num_classes:
+            raise UserError(
+                f"model.{name} is class-conditional but dataset {data.name} has no labels; "
+                f"use a labelled dataset (class sub-folders for image_folder) or an unconditional model"
+            )
+        if classes and data.num_classes and classes != data.num_classes:
+            raise UserError(
+                f"model.{name} has {classes} classes but dataset {data.name} has {data.num_classes}; "
+                f"set model.{name}.num_classes={data.num_classes}"
+            )

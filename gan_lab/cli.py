@@ -1,0 +1,34 @@
+"""Glue between Hydra entry points and the library: run dir, errors, multirun failures."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from gan_lab.errors import UserError, debug_enabled
+
+
+def run_hydra_job(fn, cfg: DictConfig):
+    """Call fn(cfg, run_dir). A UserError ends a single run with one line and exit code 2;
+    inside a multirun any failure is written to <job dir>/failed.txt and the sweep goes on."""
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    try:
+        return fn(cfg, run_dir)
+    except Exception as err:
+        if debug_enabled() or cfg.get("debug", False):
+            raise
+        if multirun:
+            (run_dir / "failed.txt").write_text(f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
+            print(f"job {hydra_cfg.job.num} failed: {err}", file=sys.stderr)
+            return None
+        if isinstance(err, UserError):
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+        raise

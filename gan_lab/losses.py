@@ -1,0 +1,63 @@
+"""Adversarial objectives.
+
+A loss object owns everything that differs between objectives, so the trainer
+never asks which one it runs:
+
+    d_loss, logs = loss.discriminator_loss(D, real, fake, cond)
+    g_loss, logs = loss.generator_loss(D, fake, cond, real)
+
+`fake` passed to discriminator_loss is already detached. `logs` maps names to
+scalar tensors (detached) that the trainer writes to metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gan_lab.errors import UserError
+
+Logs = dict[str, Tensor]
+
+
+class AdversarialLoss:
+    """Base class. Subclasses implement discriminator_loss and generator_loss."""
+
+    def discriminator_loss(self, D: nn.Module, real: Tensor, fake: Tensor, cond: Tensor | None):
+        raise NotImplementedError
+
+    def generator_loss(self, D: nn.Module, fake: Tensor, cond: Tensor | None, real: Tensor):
+        raise NotImplementedError
+
+
+class BCELoss(AdversarialLoss):
+    """Binary cross-entropy GAN loss with the non-saturating generator objective.
+
+    real_label < 1 gives one-sided label smoothing (Salimans et al. 2016): only
+    the real targets of the discriminator are softened, e.g. to 0.9.
+    """
+
+    def __init__(self, real_label: float = 1.0):
+        if not 0.0 < real_label <= 1.0:
+            raise UserError(f"loss.real_label must be in (0, 1], got {real_label}")
+        self.real_label = real_label
+
+    def discriminator_loss(self, D, real, fake, cond):
+        real_logits = D(real, cond).float()
+        fake_logits = D(fake, cond).float()
+        loss_real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, self.real_label))
+        loss_fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        loss = loss_real + loss_fake
+        logs = {
+            "d_loss": loss.detach(),
+            "d_real": torch.sigmoid(real_logits).mean().detach(),  # D(x): mean probability on real
+            "d_fake": torch.sigmoid(fake_logits).mean().detach(),  # D(G(z)) before the G step
+        }
+        return loss, logs
+
+    def generator_loss(self, D, fake, cond, real):
+        fake_logits = D(fake, cond).float()
+        # Non-saturating: maximise log D(G(z)) instead of minimising log(1 - D(G(z))).
+        loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        return loss, {"g_loss": loss.detach()}

@@ -1,0 +1,1 @@
+"""The adversarial trainer and what it needs: checkpoints, EMA, precision."""

@@ -1,0 +1,85 @@
+"""A training run from a composed config: build, (resume), fit, finish."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from gan_lab.build import build_data, build_loss, build_models, build_optimizers, check_compatible
+from gan_lab.config import validate_optimizer, validate_trainer
+from gan_lab.errors import UserError
+from gan_lab.tracking import Tracker, truncate_metrics
+from gan_lab.training.checkpoint import load_checkpoint, seed_everything
+from gan_lab.training.precision import resolve_device
+from gan_lab.training.trainer import StopRequested, Trainer
+
+
+def resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
+    """trainer.resume: None (fresh run), auto (this run dir's last.ckpt if any) or a path."""
+    if resume in (None, "", "none", "null"):
+        return None
+    if resume == "auto":
+        last = run_dir / "checkpoints" / "last.ckpt"
+        return last if last.exists() else None
+    path = Path(resume)
+    if not path.is_file():
+        raise UserError(f"trainer.resume={resume}: no such checkpoint; use auto or the path of a .ckpt file")
+    return path
+
+
+def refuse_to_overwrite(run_dir: Path, overwrite: bool) -> None:
+    ckpts = list((run_dir / "checkpoints").glob("*.ckpt"))
+    if ckpts and not overwrite:
+        raise UserError(
+            f"{run_dir} already holds checkpoints; continue it with trainer.resume=auto, "
+            f"start over with overwrite=true, or choose another hydra.run.dir"
+        )
+
+
+def train(cfg: DictConfig, run_dir: str | Path) -> dict:
+    run_dir = Path(run_dir)
+    trainer_cfg = validate_trainer(cfg.trainer)
+    validate_optimizer(cfg.optimizer)
+    resume_path = resolve_resume(trainer_cfg.resume, run_dir)
+    if resume_path is None:
+        refuse_to_overwrite(run_dir, bool(cfg.get("overwrite", False)))
+    if trainer_cfg.num_threads:
+        torch.set_num_threads(trainer_cfg.num_threads)
+    device = resolve_device(trainer_cfg.device)
+    seed_everything(int(cfg.seed))
+
+    data = build_data(cfg).setup()
+    generator, discriminator = build_models(cfg)
+    check_compatible(data, generator, discriminator)
+    loss = build_loss(cfg)
+    opt_g, opt_d = build_optimizers(cfg, generator, discriminator)
+
+    state = load_checkpoint(resume_path) if resume_path else None
+    config_dict = OmegaConf.to_container(cfg, resolve=True)
+    config_dict["trainer"] = OmegaConf.to_container(trainer_cfg, resolve=True)
+    tracker = Tracker(run_dir, cfg.get("logger"), config_dict, run_id=state.get("wandb_run_id") if state else None)
+    try:
+        trainer = Trainer(
+            trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
+            int(cfg.seed), config_dict,
+        )
+        if state is not None:
+            trainer.load_state_dict(state)
+            truncate_metrics(tracker.metrics_path, trainer.step)
+            print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
+        print(
+            f"run dir {run_dir} | data {data.describe()}, {len(data)} images | device {device} | "
+            f"precision {trainer_cfg.precision} | {trainer.max_steps} steps of batch {trainer_cfg.batch_size}",
+            file=sys.stderr,
+        )
+        try:
+            record = trainer.fit()
+        except StopRequested as stop:
+            print(str(stop), file=sys.stderr)
+            record = {"stopped_at": trainer.step}
+    finally:
+        tracker.finish()
+    return record

@@ -1,0 +1,371 @@
+"""The one adversarial trainer.
+
+    for each step:   n_critic x D update:  loss.discriminator_loss(D, real, fake.detach(), cond)
+                     1 x        G update:  loss.generator_loss(D, fake, cond, real)
+                     EMA update, logging, sample grid, checkpoint
+
+The fake of the last critic update is reused by the G update (as in the
+pytorch/examples DCGAN and pix2pix loops), so G runs one forward pass per step
+when n_critic=1. Everything objective-specific lives in the loss object.
+
+Data order is a seeded permutation per epoch and augmentation is seeded per
+batch, so the state of a run is (step, weights, optimizers, RNG): resuming
+from a checkpoint continues exactly where the run stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+from torch import Tensor, nn
+from torchvision.utils import save_image
+
+from gan_lab.data.base import Batch, ImageData
+from gan_lab.errors import UserError
+from gan_lab.tracking import Tracker
+from gan_lab.training.checkpoint import capture_rng_state, restore_rng_state, save_checkpoint
+from gan_lab.training.ema import EMA
+from gan_lab.training.precision import Precision
+
+
+class NonFiniteError(UserError):
+    """A loss or gradient became NaN / inf under nonfinite=stop."""
+
+
+class StopRequested(Exception):
+    """SIGINT / SIGTERM arrived; a checkpoint was saved at the step boundary."""
+
+
+@contextlib.contextmanager
+def sampling_mode(model: nn.Module, mode: str):
+    """Run G for pictures without changing training state.
+
+    eval: BatchNorm uses running statistics, dropout off. train: batch
+    statistics and dropout (pix2pix's test-time setting); running statistics
+    are saved and restored so drawing a grid never alters the run.
+    """
+    was_training = model.training
+    saved = {k: v.clone() for k, v in model.state_dict().items()} if mode == "train" else None
+    model.train(mode == "train")
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        if saved is not None:
+            model.load_state_dict(saved)
+        model.train(was_training)
+
+
+class Trainer:
+    def __init__(
+        self,
+        cfg: DictConfig,  # the validated trainer section
+        generator: nn.Module,
+        discriminator: nn.Module,
+        loss,
+        opt_g: torch.optim.Optimizer,
+        opt_d: torch.optim.Optimizer,
+        data: ImageData,
+        run_dir: str | Path,
+        tracker: Tracker,
+        device: torch.device,
+        seed: int,
+        config_dict: dict,
+        evaluator=None,  # optional callable(trainer) -> dict of metrics, run every eval_every steps
+    ):
+        self.cfg = cfg
+        self.device = device
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.G = generator.to(device, memory_format=self.memory_format)
+        self.D = discriminator.to(device, memory_format=self.memory_format)
+        self.loss = loss
+        self.opt_g, self.opt_d = opt_g, opt_d
+        self.data = data
+        self.run_dir = Path(run_dir)
+        self.tracker = tracker
+        self.seed = seed
+        self.config_dict = config_dict
+        self.evaluator = evaluator
+        self.precision = Precision(cfg.precision, device)
+        self.scaler_g = self.precision.make_scaler()
+        self.scaler_d = self.precision.make_scaler()
+        self.ema = EMA(self.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.step = 0
+        self.nonfinite_in_a_row = 0
+        self.nonfinite_total = 0
+        self.best_metric: float | None = None
+        self._stop_signal: int | None = None
+        self._perm_epoch = -1
+        self._perm: Tensor | None = None
+
+        self.batch_size = cfg.batch_size
+        self.num_examples = len(data)
+        if self.num_examples < self.batch_size:
+            raise UserError(
+                f"trainer.batch_size={self.batch_size} is larger than the dataset ({self.num_examples} examples); "
+                f"lower trainer.batch_size"
+            )
+        self.batches_per_epoch = self.num_examples // self.batch_size  # drop_last
+        if cfg.max_epochs is not None:
+            self.max_steps = math.ceil(cfg.max_epochs * self.batches_per_epoch / cfg.n_critic)
+        else:
+            self.max_steps = cfg.max_steps
+        self.latent_dim = getattr(self.G, "latent_dim", 0)
+        # Fixed inputs of the periodic grids, so progress is comparable across steps.
+        self.preview = data.preview_batch(cfg.num_samples).to(device, self.memory_format)
+        self.fixed_z = self._fixed_latents(cfg.num_samples)
+
+    # -- pieces of a step ---------------------------------------------------
+    def _fixed_latents(self, n: int) -> Tensor | None:
+        if not self.latent_dim:
+            return None
+        gen = torch.Generator().manual_seed(self.seed + 12345)
+        return torch.randn(n, self.latent_dim, generator=gen).to(self.device)
+
+    def _latents(self, n: int) -> Tensor | None:
+        if not self.latent_dim:
+            return None
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+    def _epoch_permutation(self, epoch: int) -> Tensor:
+        if epoch != self._perm_epoch:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm = torch.randperm(self.num_examples, generator=gen)
+            self._perm_epoch = epoch
+        return self._perm
+
+    def batch_indices(self, batch_number: int) -> Tensor:
+        """Example indices of the n-th batch of the run (a pure function of seed and n)."""
+        epoch, position = divmod(batch_number, self.batches_per_epoch)
+        perm = self._epoch_permutation(epoch)
+        return perm[position * self.batch_size : (position + 1) * self.batch_size]
+
+    def _batch(self, batch_number: int) -> Batch:
+        aug = torch.Generator().manual_seed(self.seed * 7_919 + batch_number)
+        batch = self.data.get_batch(self.batch_indices(batch_number), aug)
+        return batch.to(self.device, self.memory_format)
+
+    def _check_finite(self, name: str, loss: Tensor, net: nn.Module, scaler) -> bool:
+        """True when the loss and (unless a GradScaler handles overflow) gradients are finite."""
+        finite = bool(torch.isfinite(loss))
+        if finite and not scaler.is_enabled():
+            grads = [p.grad for p in net.parameters() if p.grad is not None]
+            if grads:
+                finite = bool(torch.isfinite(torch.stack([g.detach().float().norm() for g in grads]).sum()))
+        if finite:
+            return True
+        self.nonfinite_total += 1
+        if self.cfg.nonfinite == "stop":
+            raise NonFiniteError(
+                f"non-finite {name} (loss={float(loss):.4g}) at step {self.step}; the last good checkpoint is "
+                f"{self.run_dir / 'checkpoints' / 'last.ckpt'}; lower the learning rate, set trainer.grad_clip, "
+                f"or trainer.nonfinite=skip"
+            )
+        return False
+
+    def _update(self, name: str, loss: Tensor, net: nn.Module, opt, scaler) -> bool:
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if not self._check_finite(name, loss, net, scaler):
+            opt.zero_grad(set_to_none=True)
+            return False
+        if self.cfg.grad_clip is not None:
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), self.cfg.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+        return True
+
+    def train_step(self) -> dict[str, Tensor]:
+        """One step: n_critic discriminator updates, then one generator update."""
+        logs: dict[str, Tensor] = {}
+        ok = True
+        n_critic = self.cfg.n_critic
+        for i in range(n_critic):
+            batch = self._batch(self.step * n_critic + i)
+            z = self._latents(batch.real.shape[0])
+            last = i == n_critic - 1
+            with self.precision.autocast(), (contextlib.nullcontext() if last else torch.no_grad()):
+                fake = self.G(z, batch.cond)
+            with self.precision.autocast():
+                d_loss, d_logs = self.loss.discriminator_loss(self.D, batch.real, fake.detach(), batch.cond)
+            ok &= self._update("discriminator loss", d_loss, self.D, self.opt_d, self.scaler_d)
+        logs.update(d_logs)
+
+        # G update through the last fake; D's weights need no gradients here.
+        self.D.requires_grad_(False)
+        try:
+            with self.precision.autocast():
+                g_loss, g_logs = self.loss.generator_loss(self.D, fake, batch.cond, batch.real)
+            ok &= self._update("generator loss", g_loss, self.G, self.opt_g, self.scaler_g)
+        finally:
+            self.D.requires_grad_(True)
+        logs.update(g_logs)
+
+        if ok:
+            self.nonfinite_in_a_row = 0
+            if self.ema is not None:
+                self.ema.update(self.G)
+        else:
+            self.nonfinite_in_a_row += 1
+            if self.nonfinite_in_a_row > self.cfg.max_nonfinite_skips:
+                raise NonFiniteError(
+                    f"{self.nonfinite_in_a_row} non-finite steps in a row up to step {self.step} "
+                    f"(trainer.max_nonfinite_skips={self.cfg.max_nonfinite_skips}); lower the learning rate "
+                    f"or set trainer.grad_clip"
+                )
+        self.step += 1
+        return logs
+
+    # -- state ------------------------------------------------------------------
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator used for pictures and metrics: EMA weights when on."""
+        return self.ema.model if self.ema is not None else self.G
+
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(),
+            "scaler_d": self.scaler_d.state_dict(),
+            "rng": capture_rng_state(),
+            "config": self.config_dict,
+            "wandb_run_id": self.tracker.run_id,
+            "best_metric": self.best_metric,
+            "nonfinite_total": self.nonfinite_total,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        try:
+            self.G.load_state_dict(state["generator"])
+            self.D.load_state_dict(state["discriminator"])
+            if self.ema is not None:
+                if state.get("ema") is None:
+                    raise UserError("the checkpoint has no EMA weights but trainer.ema_decay > 0; set it to 0")
+                self.ema.load_state_dict(state["ema"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise UserError(
+                f"checkpoint does not fit this config ({str(err).strip().splitlines()[0]}); resume with the "
+                f"config the run was started with"
+            ) from err
+        self.scaler_g.load_state_dict(state["scaler_g"])
+        self.scaler_d.load_state_dict(state["scaler_d"])
+        restore_rng_state(state["rng"])
+        self.step = int(state["step"])
+        self.best_metric = state.get("best_metric")
+        self.nonfinite_total = int(state.get("nonfinite_total", 0))
+
+    def save(self, periodic: bool = True) -> Path:
+        ckpt_dir = self.run_dir / "checkpoints"
+        last = ckpt_dir / "last.ckpt"
+        paths = [last]
+        if periodic:
+            paths.insert(0, ckpt_dir / f"step_{self.step:07d}.ckpt")
+        save_checkpoint(self.state_dict(), *paths)
+        if periodic:
+            self._prune_checkpoints(ckpt_dir)
+        return last
+
+    def _prune_checkpoints(self, ckpt_dir: Path) -> None:
+        periodic = sorted(ckpt_dir.glob("step_*.ckpt"))
+        for old in periodic[: max(0, len(periodic) - self.cfg.keep_last)]:
+            old.unlink(missing_ok=True)
+
+    # -- pictures and logs ----------------------------------------------------------
+    def save_samples(self) -> Path:
+        G = self.sampling_generator
+        with sampling_mode(G, self.cfg.sample_mode):
+            with self.precision.autocast():
+                fake = G(self.fixed_z, self.preview.cond)
+        images = self.data.preview_images(fake.float(), self.preview)
+        path = self.run_dir / "samples" / f"step_{self.step:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(images, path, nrow=self.data.preview_nrow(images.shape[0]), normalize=True, value_range=(-1, 1))
+        self.tracker.log_image(self.step, "samples", path)
+        return path
+
+    def _maybe_evaluate(self, record: dict) -> None:
+        if not self.evaluator or not self.cfg.eval_every or self.step % self.cfg.eval_every:
+            return
+        metrics = self.evaluator(self)
+        record.update(metrics)
+
+    # -- the loop ---------------------------------------------------------------
+    def _on_signal(self, signum, frame) -> None:
+        self._stop_signal = signum
+
+    @contextlib.contextmanager
+    def _signals_saved_at_step_boundary(self):
+        handlers = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                handlers[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        try:
+            yield
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+
+    def fit(self) -> dict:
+        """Train until max_steps; returns the last logged record."""
+        from tqdm.auto import tqdm
+
+        self.G.train()
+        self.D.train()
+        sums: dict[str, float] = {}
+        count = 0
+        last_record: dict = {}
+        t_last, step_last = time.perf_counter(), self.step
+        bar = tqdm(
+            total=self.max_steps, initial=self.step, disable=not self.cfg.progress_bar, desc="train", dynamic_ncols=True
+        )
+        with self._signals_saved_at_step_boundary():
+            while self.step < self.max_steps:
+                logs = self.train_step()
+                for k, v in logs.items():
+                    sums[k] = sums.get(k, 0.0) + float(v)
+                count += 1
+                bar.update(1)
+                if self.step % self.cfg.log_every == 0 or self.step == self.max_steps:
+                    now = time.perf_counter()
+                    images = (self.step - step_last) * self.batch_size * self.cfg.n_critic
+                    record = {"step": self.step, "epoch": self.step * self.cfg.n_critic / self.batches_per_epoch}
+                    record.update({k: v / count for k, v in sums.items()})
+                    record["img_per_s"] = images / max(now - t_last, 1e-9)
+                    self._maybe_evaluate(record)
+                    self.tracker.log(record)
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k.endswith("loss")})
+                    last_record = record
+                    sums, count = {}, 0
+                    t_last, step_last = time.perf_counter(), self.step
+                if self.step % self.cfg.sample_every == 0:
+                    self.save_samples()
+                if self.step % self.cfg.checkpoint_every == 0:
+                    self.save(periodic=True)
+                if self._stop_signal is not None:
+                    path = self.save(periodic=False)
+                    bar.close()
+                    raise StopRequested(
+                        f"stopped by {signal.Signals(self._stop_signal).name} at step {self.step}; checkpoint "
+                        f"{path}; continue with trainer.resume={path}"
+                    )
+        bar.close()
+        if self.step % self.cfg.sample_every != 0:
+            self.save_samples()
+        self.save(periodic=self.step % self.cfg.checkpoint_every != 0)
+        return last_record
