@@ -51,7 +51,10 @@ def validate_trainer(trainer_cfg: DictConfig) -> DictConfig:
     try:
         merged = OmegaConf.merge(OmegaConf.structured(TrainerConfig), trainer_cfg)
     except OmegaConfBaseException as err:
-        raise UserError(f"trainer config: {_one_line(err)} (see conf/trainer/default.yaml for valid keys)") from err
+        key = getattr(err, "full_key", None) or "?"
+        raise UserError(
+            f"trainer.{key}: {_one_line(err)} (see conf/trainer/default.yaml for valid keys and types)"
+        ) from err
     for key in POSITIVE_INTS:
         if merged[key] <= 0:
             raise UserError(f"trainer.{key} must be a positive integer, got {merged[key]}")
