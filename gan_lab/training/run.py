@@ -15,7 +15,7 @@ from gan_lab.errors import UserError
 from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training import distributed
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
-from gan_lab.training.precision import resolve_device
+from gan_lab.training.precision import resolve_device, resolve_precision
 from gan_lab.training.trainer import StopRequested, Trainer
 
 
@@ -66,6 +66,8 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
     if resume_path is None and ctx.is_main:
         refuse_to_overwrite(run_dir, bool(cfg.get("overwrite", False)))
     seed_everything(int(cfg.seed) + ctx.rank)  # per-rank streams (dropout, augmentation); z is global
+    # precision=auto becomes the precision actually used, so the run config (and every metric) records it.
+    trainer_cfg.precision = resolve_precision(trainer_cfg.precision, device)
 
     data = build_data(cfg).setup()
     generator, discriminator = build_models(cfg)
