@@ -195,10 +195,10 @@ class ReferenceLoop(Loop):
         import torchvision.transforms as T
         from torchvision.datasets import MNIST
 
-        dataset = MNIST(
-            data_root, train=True, download=False,
-            transform=T.Compose([T.Resize(image_size), T.CenterCrop(image_size), T.ToTensor(), T.Normalize((0.5,), (0.5,))]),
+        transform = T.Compose(
+            [T.Resize(image_size), T.CenterCrop(image_size), T.ToTensor(), T.Normalize((0.5,), (0.5,))]
         )
+        dataset = MNIST(data_root, train=True, download=False, transform=transform)
         self.loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers)
         self.iterator = iter(self.loader)
         self.device = device

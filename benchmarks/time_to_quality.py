@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from benchmarks.throughput import GanLabLoop, compose  # noqa: E402
+from gan_lab.training.trainer import sampling_mode  # noqa: E402
 
 VARIANTS = {
     "fp32": ["trainer.precision=fp32", "trainer.channels_last=false"],
@@ -53,7 +54,6 @@ class Evaluator:
     def classifier_fid(self, trainer) -> float:
         from gan_lab.evaluation.classifier import classifier_metrics
         from gan_lab.evaluation.common import generate_samples
-        from gan_lab.training.trainer import sampling_mode
 
         with sampling_mode(trainer.G, "eval"):
             images, labels = generate_samples(trainer.G, self.args.eval_samples, seed=1234, device=trainer.device)
@@ -69,7 +69,6 @@ class Evaluator:
             reference_key,
             resolve_feature_network,
         )
-        from gan_lab.training.trainer import sampling_mode
 
         if self._network is None:
             self._network = resolve_feature_network("torchscript", self.args.fid_weights)
@@ -132,8 +131,8 @@ def main() -> None:
                     start = time.perf_counter()
                     loop.run(step - loop.trainer.step)
                     train_seconds[v] += time.perf_counter() - start
-                    point = {"step": step, "train_seconds": train_seconds[v], "classifier_fid": evaluator.classifier_fid(
-                        loop.trainer)}
+                    cfid = evaluator.classifier_fid(loop.trainer)
+                    point = {"step": step, "train_seconds": train_seconds[v], "classifier_fid": cfid}
                     if step in args.fid_at and seed in args.fid_seeds:
                         start = time.perf_counter()
                         point["fid"] = evaluator.inception_fid(loop.trainer)
