@@ -14,13 +14,13 @@ CHOICES = ("auto", *PRECISIONS)
 
 
 @cache
-def cpu_has_native_bf16() -> bool:
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX), read from /proc/cpuinfo.
 
     Without it, bf16 autocast on CPU is emulated and usually slower than fp32.
     """
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(cpuinfo) as f:
             flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
     except OSError:  # not Linux: stay with fp32
         return False
