@@ -15,9 +15,10 @@ For each recipe at its default batch size and precision, three loops train their
 
 The machine is shared, so the loops are interleaved (one window of each per round, in rotating order)
 and every number is the median over rounds; ratios are medians of the per-round ratios, which cancel
-load that drifts between rounds. Peak memory: on CPU, the peak resident set size of a separate
-`train.py` process running the recipe for a few steps (os.wait4 rusage); on CUDA,
-torch.cuda.max_memory_allocated of each loop in this process.
+load that drifts between rounds. Rates are given per wall-clock second and per CPU second of this
+process (steadier on a loaded machine; it does not count the reference's DataLoader workers).
+Peak memory: on CPU, the peak resident set size of a separate `train.py` process running the recipe
+for a few steps (os.wait4 rusage); on CUDA, torch.cuda.max_memory_allocated of each loop here.
 """
 
 from __future__ import annotations
@@ -255,17 +256,22 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(loop: Loop, steps: int, device: torch.device) -> tuple[float, int | None]:
-    """(images per second, peak CUDA bytes or None) of `steps` steps of `loop`."""
+def timed(loop: Loop, steps: int, device: torch.device) -> tuple[float, float, int | None]:
+    """(images per wall-clock second, images per CPU second of this process, peak CUDA bytes or None).
+
+    CPU time does not count the time the process waits for a core, so on a loaded machine it is the
+    steadier measure of work done; it misses DataLoader worker processes (which favours the reference).
+    """
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     sync(device)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     loop.run(steps)
     sync(device)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-    return steps * loop.images_per_step / seconds, peak
+    images = steps * loop.images_per_step
+    return images / seconds, images / max(cpu_seconds, 1e-9), peak
 
 
 def peak_rss_of_training(recipe: str, steps: int, overrides: list[str]) -> float:
@@ -306,24 +312,26 @@ def measure_recipe(recipe: str, args, device: torch.device) -> dict:
         steps = {}
         for loop in loops:
             loop.run(1)
-            rate, _ = timed(loop, args.calibration_steps, device)
+            rate, _, _ = timed(loop, args.calibration_steps, device)
             steps[loop.name] = max(2, round(args.window * rate / loop.images_per_step))
         rates: dict[str, list[float]] = {loop.name: [] for loop in loops}
+        cpu_rates: dict[str, list[float]] = {loop.name: [] for loop in loops}
         peaks: dict[str, int] = {}
         for r in range(args.repeats):
             order = loops[r % len(loops):] + loops[: r % len(loops)]  # rotate who goes first
             for loop in order:
-                rate, peak = timed(loop, steps[loop.name], device)
+                rate, cpu_rate, peak = timed(loop, steps[loop.name], device)
                 rates[loop.name].append(rate)
+                cpu_rates[loop.name].append(cpu_rate)
                 if peak is not None:
                     peaks[loop.name] = max(peaks.get(loop.name, 0), peak)
             print(f"  {recipe} round {r + 1}/{args.repeats}: "
                   + ", ".join(f"{k} {v[-1]:.0f} img/s" for k, v in rates.items()), file=sys.stderr, flush=True)
 
-    def ratio(a: str, b: str) -> float | None:
-        if a not in rates or b not in rates:
+    def ratio(a: str, b: str, table=rates) -> float | None:
+        if a not in table or b not in table:
             return None
-        return median([x / y for x, y in zip(rates[a], rates[b], strict=True)])
+        return median([x / y for x, y in zip(table[a], table[b], strict=True)])
 
     result = {
         "recipe": recipe,
@@ -338,20 +346,25 @@ def measure_recipe(recipe: str, args, device: torch.device) -> dict:
         "bare_vs_reference": ratio("bare", "reference"),
         # Trainer overhead: how much longer a step takes in the Trainer than in the bare loop.
         "trainer_overhead": (1.0 / ratio("gan_lab", "bare")) - 1.0,
+        "img_per_cpu_s": {k: v for k, v in cpu_rates.items()},
+        "median_img_per_cpu_s": {k: median(v) for k, v in cpu_rates.items()},
+        "ratio_vs_reference_cpu": ratio("gan_lab", "reference", cpu_rates),
+        "trainer_overhead_cpu": (1.0 / ratio("gan_lab", "bare", cpu_rates)) - 1.0,
     }
     if is_dcgan32 and not args.no_reference:
         result["reference_workers"] = args.reference_workers
     if device.type == "cuda":
         result["peak_cuda_gib"] = {k: v / 2**30 for k, v in peaks.items()}
     elif not args.no_memory:
-        result["peak_rss_gib"] = peak_rss_of_training(recipe, args.memory_steps, args.override)
+        threads = [f"trainer.num_threads={args.threads}"] if args.threads else []
+        result["peak_rss_gib"] = peak_rss_of_training(recipe, args.memory_steps, [*threads, *args.override])
     return result
 
 
 def print_table(results: list[dict], device: torch.device) -> None:
     mem = "peak CUDA GiB" if device.type == "cuda" else "peak RSS GiB"
     header = f"{'recipe':<22} {'batch':>5} {'precision':>9} {'gan_lab':>8} {'bare':>8} {'reference':>9} " \
-             f"{'ratio':>6} {'overhead':>8} {mem:>13}"
+             f"{'ratio':>6} {'overhead':>8} {'cpu ratio':>9} {'cpu ovh':>7} {mem:>13}"
     print(header)
     print("-" * len(header))
     for r in results:
@@ -366,8 +379,10 @@ def print_table(results: list[dict], device: torch.device) -> None:
         else:
             memory = f"{r['peak_rss_gib']:.2f}" if "peak_rss_gib" in r else "-"
         precision = r["precision"] + ("+cl" if r["channels_last"] else "")
+        cpu_ratio = f"{r['ratio_vs_reference_cpu']:.2f}x" if r["ratio_vs_reference_cpu"] else "-"
         print(f"{r['recipe']:<22} {r['batch_size']:>5} {precision:>9} {m['gan_lab']:>8.0f} {m['bare']:>8.0f} "
-              f"{ref:>9} {ratio:>6} {100 * r['trainer_overhead']:>7.1f}% {memory:>13}")
+              f"{ref:>9} {ratio:>6} {100 * r['trainer_overhead']:>7.1f}% {cpu_ratio:>9} "
+              f"{100 * r['trainer_overhead_cpu']:>6.1f}% {memory:>13}")
 
 
 def main() -> None:
@@ -382,7 +397,7 @@ def main() -> None:
                         "loop (pytorch/examples default: 2)")
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocess on CPU")
-    parser.add_argument("--memory-steps", type=int, default=30)
+    parser.add_argument("--memory-steps", type=int, default=10)
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides for every recipe")
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "throughput.json"))
     args = parser.parse_args()
