@@ -39,6 +39,18 @@ def refuse_to_overwrite(run_dir: Path, overwrite: bool) -> None:
         )
 
 
+def write_final_pictures(trainer: Trainer, tracker: Tracker) -> None:
+    """Loss curves and an interpolation GIF in the run dir (and W&B). A failure here is reported, not
+    raised: the weights are already saved and must not be lost to a plotting problem."""
+    from gan_lab.sampling import end_of_training_pictures
+
+    try:
+        for path in end_of_training_pictures(trainer, tracker):
+            print(f"wrote {path}", file=sys.stderr)
+    except Exception as err:
+        print(f"warning: could not draw the end-of-run pictures: {type(err).__name__}: {err}", file=sys.stderr)
+
+
 def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     trainer_cfg = validate_trainer(cfg.trainer)
@@ -80,6 +92,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
         except StopRequested as stop:
             print(str(stop), file=sys.stderr)
             record = {"stopped_at": trainer.step}
+        write_final_pictures(trainer, tracker)
     finally:
         tracker.finish()
     return record
