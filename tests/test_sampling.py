@@ -16,6 +16,7 @@ from torchvision.utils import save_image
 from gan_lab.errors import UserError
 from gan_lab.plots import panels, plot_metrics, smooth
 from gan_lab.sampling import (
+    end_of_training_pictures,
     interpolate,
     interpolate_labels,
     interpolate_latents,
@@ -244,6 +245,21 @@ def test_translate_delegates_to_the_pix2pix_function_or_says_it_is_missing(tmp_p
     monkeypatch.setitem(sys.modules, "gan_lab.pix2pix_translate", fake)
     assert run_sample(cfg) == [tmp_path / "t" / "0.png"]
     assert calls == [{"ckpt": str(ckpt), "input": "facades/", "out_dir": str(tmp_path / "t"), "eval_mode": True}]
+
+
+def test_end_of_training_writes_and_logs_the_loss_plot_and_an_interpolation_gif(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "d_loss": 1.0, "g_loss": s}) + "\n"
+                                                    for s in (1, 2)))
+    logged = []
+    tracker = types.SimpleNamespace(metrics_path=tmp_path / "metrics.jsonl",
+                                    log_file=lambda name, path: logged.append((name, path.name)))
+    trainer = types.SimpleNamespace(run_dir=tmp_path, sampling_generator=tiny_generator(), seed=0, device=CPU,
+                                    cfg=types.SimpleNamespace(sample_mode="eval"))
+    written = end_of_training_pictures(trainer, tracker)
+    assert [p.relative_to(tmp_path).as_posix() for p in written] == [
+        "plots/curves.png", "samples/interpolation.png", "samples/interpolation.gif"]
+    assert logged == [("loss_curves", "curves.png"), ("interpolation", "interpolation.gif")]
+    assert not trainer.sampling_generator.training  # left in the mode it was in
 
 
 # -- the command line, against a real (tiny) training run ---------------------------------------------------------
