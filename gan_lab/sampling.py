@@ -20,6 +20,7 @@ interpolation are exactly the images of the two classes. Mixing two embeddings i
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from pathlib import Path
 
@@ -413,7 +414,12 @@ def translate(cfg: DictConfig, ckpt: Path, run: Path) -> list[Path]:
     if not cfg.get("input"):
         raise UserError("mode=translate needs input=<an image file or a folder of source images>")
     out_dir = Path(cfg.out) if cfg.get("out") else run / "samples" / "translate"
-    written = module.translate(ckpt=str(ckpt), input=str(cfg.input), out_dir=str(out_dir), eval_mode=cfg.eval_mode)
+    from gan_lab.training.precision import resolve_device
+
+    options = {"eval_mode": cfg.eval_mode, "seed": cfg.seed, "use_ema": cfg.ema, "device": resolve_device(cfg.device)}
+    accepted = inspect.signature(module.translate).parameters
+    options = {k: v for k, v in options.items() if k in accepted}  # ckpt, input, out_dir and what it takes
+    written = module.translate(str(ckpt), str(cfg.input), str(out_dir), **options)
     return [Path(p) for p in written] if written else [out_dir]
 
 

@@ -241,10 +241,14 @@ def test_translate_delegates_to_the_pix2pix_function_or_says_it_is_missing(tmp_p
                 run_sample(cfg)
     calls = []
     fake = types.ModuleType("gan_lab.pix2pix_translate")
-    fake.translate = lambda **kwargs: calls.append(kwargs) or [tmp_path / "t" / "0.png"]
+    def fake_translate(ckpt, input_path, out_dir, eval_mode="train", seed=0):  # takes no use_ema / device
+        calls.append((ckpt, input_path, out_dir, eval_mode, seed))
+        return [tmp_path / "t" / "0.png"]
+
+    fake.translate = fake_translate
     monkeypatch.setitem(sys.modules, "gan_lab.pix2pix_translate", fake)
     assert run_sample(cfg) == [tmp_path / "t" / "0.png"]
-    assert calls == [{"ckpt": str(ckpt), "input": "facades/", "out_dir": str(tmp_path / "t"), "eval_mode": True}]
+    assert calls == [(str(ckpt), "facades/", str(tmp_path / "t"), "train", 0)]
 
 
 def test_end_of_training_writes_and_logs_the_loss_plot_and_an_interpolation_gif(tmp_path):
