@@ -156,8 +156,8 @@ def interpolate_latents(
     latent_dim = require_latent(generator, "interpolate")
     ends = latents(2 * pairs, latent_dim, seed, device)
     classes = num_classes_of(generator)
-    if label is not None and not 0 <= label < max(classes, 1):
-        raise UserError(f"label={label} is not a class of this generator (it has {classes} classes)")
+    if label is not None and not 0 <= label < classes:
+        raise UserError(f"label={label} is not a class of this generator (it has {classes} classes); drop label=")
     strips = []
     for i in range(pairs):
         z = interpolate(ends[2 * i], ends[2 * i + 1], steps, method)
