@@ -32,6 +32,7 @@ from gan_lab.tracking import Tracker
 from gan_lab.training.checkpoint import capture_rng_state, restore_rng_state, save_checkpoint
 from gan_lab.training.ema import EMA
 from gan_lab.training.precision import Precision
+from gan_lab.training.schedules import make_scheduler
 
 
 class NonFiniteError(UserError):
@@ -78,6 +79,7 @@ class Trainer:
         seed: int,
         config_dict: dict,
         evaluator=None,  # optional callable(trainer) -> dict of metrics, run every eval_every steps
+        scheduler_factories=(None, None),  # optional LR schedule partials for (opt_g, opt_d), see schedules.py
     ):
         self.cfg = cfg
         self.device = device
@@ -117,6 +119,8 @@ class Trainer:
         else:
             self.max_steps = cfg.max_steps
         self.latent_dim = getattr(self.G, "latent_dim", 0)
+        make_g, make_d = scheduler_factories
+        self.schedulers = [make_scheduler(make_g, opt_g, self.max_steps), make_scheduler(make_d, opt_d, self.max_steps)]
         # Fixed inputs of the periodic grids, so progress is comparable across steps.
         self.preview = data.preview_batch(cfg.num_samples).to(device, self.memory_format)
         self.fixed_z = self._fixed_latents(cfg.num_samples)
@@ -207,6 +211,12 @@ class Trainer:
         finally:
             self.D.requires_grad_(True)
         logs.update(g_logs)
+        for scheduler in self.schedulers:  # once per generator step, whatever n_critic is
+            if scheduler is not None:
+                scheduler.step()
+        if any(s is not None for s in self.schedulers):
+            logs["lr_g"] = torch.tensor(self.opt_g.param_groups[0]["lr"])
+            logs["lr_d"] = torch.tensor(self.opt_d.param_groups[0]["lr"])
 
         if ok:
             self.nonfinite_in_a_row = 0
@@ -239,6 +249,7 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(),
             "scaler_d": self.scaler_d.state_dict(),
+            "schedulers": [s.state_dict() if s is not None else None for s in self.schedulers],
             "rng": capture_rng_state(),
             "config": self.config_dict,
             "wandb_run_id": self.tracker.run_id,
@@ -256,6 +267,9 @@ class Trainer:
                 self.ema.load_state_dict(state["ema"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
+            for scheduler, saved in zip(self.schedulers, state.get("schedulers") or [None, None], strict=True):
+                if scheduler is not None and saved is not None:
+                    scheduler.load_state_dict(saved)
         except (RuntimeError, KeyError, ValueError) as err:
             raise UserError(
                 f"checkpoint does not fit this config ({str(err).strip().splitlines()[0]}); resume with the "
