@@ -35,11 +35,13 @@ class TrainerConfig:
     nonfinite: str = "stop"  # stop | skip
     max_nonfinite_skips: int = 10
     progress_bar: bool = True
+    strategy: str = "single"  # single | ddp (launch with torchrun)
+    sync_batchnorm: bool = False  # under ddp: BatchNorm statistics over the global batch
 
 
 POSITIVE_INTS = ("batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every", "num_samples")
 NON_NEGATIVE_INTS = ("max_steps", "keep_last", "eval_every", "num_threads", "max_nonfinite_skips")
-CHOICES = {"sample_mode": ("eval", "train"), "nonfinite": ("stop", "skip")}
+CHOICES = {"sample_mode": ("eval", "train"), "nonfinite": ("stop", "skip"), "strategy": ("single", "ddp")}
 
 
 def _one_line(err: Exception) -> str:
