@@ -33,7 +33,7 @@ def test_ssim_of_constant_images_matches_the_formula():
 
 
 def test_mean_l1_is_on_the_training_scale():
-    target = torch.zeros(1, 3, 8, 8, dtype=torch.uint8)
+    target = torch.zeros(1, 3, 16, 16, dtype=torch.uint8)
     output = torch.full_like(target, 255)
     result = paired_metrics(output, target)
     assert result["l1"] == pytest.approx(2.0) and result["num_pairs"] == 1  # -1 vs +1 in [-1, 1]
