@@ -50,13 +50,16 @@ def sampling_mode(model: nn.Module, mode: str):
 
     eval: BatchNorm uses running statistics, dropout off. train: batch
     statistics and dropout (pix2pix's test-time setting); running statistics
-    are saved and restored so drawing a grid never alters the run.
+    are saved and restored so drawing a grid never alters the run. The RNG is
+    forked too: dropout draws for a picture do not shift the training stream,
+    so a resumed run stays exact however its grids were drawn.
     """
     was_training = model.training
     saved = {k: v.clone() for k, v in model.state_dict().items()} if mode == "train" else None
     model.train(mode == "train")
+    cuda_devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=cuda_devices):
             yield model
     finally:
         if saved is not None:
