@@ -6,7 +6,9 @@
 For each image size: the experiment=pix2pix_facades recipe built as train.py builds it (full widths,
 fp32, jitter on, linear-decay scheduler), 3 warm-up steps, then `--steps` timed trainer steps
 (one D update + one G update each). Prints one JSON line per size with its protocol; seconds per epoch
-= median seconds per step x 400 (the estimate excludes the one grid and checkpoint per epoch).
+= median seconds per step x 400 (the estimate excludes the one grid and checkpoint per epoch). The
+process CPU time per step is recorded too: on a machine shared with other jobs, CPU seconds / threads
+x 400 estimates the epoch time on an idle machine.
 """
 
 from __future__ import annotations
@@ -47,17 +49,23 @@ def measure(size: int, steps: int, warmup: int = 3) -> dict:
         )
         for _ in range(warmup):
             trainer.train_step()
-        times = []
+        times, cpu_times = [], []
         for _ in range(steps):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             trainer.train_step()
             times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
     per_step = statistics.median(times)
+    cpu_per_step = statistics.median(cpu_times)
     return {
         "image_size": size,
         "seconds_per_step_median": round(per_step, 4),
         "seconds_per_step_mean": round(statistics.fmean(times), 4),
         "seconds_per_epoch_estimate": round(per_step * len(data), 1),
+        # CPU seconds of this process (all its threads): on a shared, overloaded machine the wall clock
+        # mostly measures waiting; CPU time / threads approximates the wall time on an idle machine.
+        "cpu_seconds_per_step_median": round(cpu_per_step, 4),
+        "idle_machine_seconds_per_epoch_estimate": round(cpu_per_step / torch.get_num_threads() * len(data), 1),
         "pairs_per_epoch": len(data),
         "protocol": {
             "what": "trainer.train_step (D + G update), experiment=pix2pix_facades, full widths (ngf=ndf=64)",
