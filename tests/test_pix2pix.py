@@ -224,7 +224,8 @@ def test_resume_is_exact_although_grids_draw_dropout_noise(tmp_path):
     from gan_lab.training.run import train
 
     root = make_facades(tmp_path / "facades")
-    overrides = [*tiny_pix2pix(root, tmp_path / "cache"), "dataset.image_size=64", "scheduler=none", "trainer.max_steps=4"]
+    overrides = [*tiny_pix2pix(root, tmp_path / "cache"), "dataset.image_size=64", "scheduler=none"]
+    overrides.append("trainer.max_steps=4")
     train(compose(overrides), tmp_path / "straight")
     # 64px: the U-Net has a dropout block. Stopping at step 3 draws an extra grid (in train mode, so
     # with dropout) before the checkpoint; that must not shift the random stream of the training steps.

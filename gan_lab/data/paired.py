@@ -182,14 +182,13 @@ class PairedImages(ImageData):
         """(source, target) uint8 (N, 3, size, size) of a split, in file order, direction applied."""
         files = self._files(split)
         cache = self._cache_path(files, size)
+        a = b = None
         if cache is not None and cache.is_file():
             try:
                 stored = torch.load(cache, map_location="cpu", weights_only=True)
                 a, b = stored["A"], stored["B"]
             except Exception:  # a foreign or damaged cache file: decode again and overwrite it
-                a = None
-        else:
-            a = None
+                a = b = None
         if a is None:
             a, b = self._decode(files, size)
             if cache is not None:
