@@ -92,3 +92,30 @@ class LeastSquaresLoss(AdversarialLoss):
     def generator_loss(self, D, fake, cond, real):
         loss = 0.5 * ((D(fake, cond).float() - 1.0) ** 2).mean()
         return loss, {"g_loss": loss.detach()}
+
+
+class Pix2PixLoss(BCELoss):
+    """pix2pix (Isola et al. 2017): the BCE GAN loss over a PatchGAN logit map plus lambda_l1 * L1(G(x), y).
+
+    BCE averages over every patch of the map. As in the paper, the discriminator
+    objective is halved, which slows D down relative to G; the L1 term is the
+    mean absolute error over pixels in [-1, 1], so it pulls G towards the target.
+    """
+
+    def __init__(self, lambda_l1: float = 100.0, real_label: float = 1.0):
+        super().__init__(real_label=real_label)
+        if lambda_l1 < 0:
+            raise UserError(f"loss.lambda_l1 must be >= 0, got {lambda_l1}")
+        self.lambda_l1 = lambda_l1
+
+    def discriminator_loss(self, D, real, fake, cond):
+        loss, logs = super().discriminator_loss(D, real, fake, cond)
+        loss = 0.5 * loss
+        logs["d_loss"] = loss.detach()
+        return loss, logs
+
+    def generator_loss(self, D, fake, cond, real):
+        gan, _ = super().generator_loss(D, fake, cond, real)
+        l1 = F.l1_loss(fake.float(), real.float())
+        loss = gan + self.lambda_l1 * l1
+        return loss, {"g_loss": loss.detach(), "g_gan": gan.detach(), "g_l1": l1.detach()}
