@@ -9,6 +9,7 @@ For each recipe at its default batch size and precision, three loops train their
              sample grids and checkpoints are switched off, they are not training);
 - bare:      the same models, loss objects, precision, memory format and in-memory batches in a plain
              loop with nothing else (the trainer-overhead baseline);
+- bare_fp32, bare_fp32_cl: (--breakdown) the bare loop in fp32 without / with channels_last;
 - reference: (DCGAN 32x32 recipes only) the pytorch/examples DCGAN loop: fp32, a DataLoader over
              torchvision MNIST with per-item Resize/ToTensor/Normalize and worker processes, Sigmoid +
              BCELoss, two Adam optimizers, .item() on the logged values every step.
@@ -116,16 +117,21 @@ class BareLoop(Loop):
 
     name = "bare"
 
-    def __init__(self, base: GanLabLoop):
+    def __init__(self, base: GanLabLoop, precision: str | None = None, channels_last: bool | None = None):
+        """precision / channels_last other than the recipe's give the breakdown loops (bare_fp32, ...)."""
         from gan_lab.build import build_optimizers
         from gan_lab.training.precision import Precision
 
         t = base.trainer
-        self.G, self.D = copy.deepcopy(t.G), copy.deepcopy(t.D)
+        if precision is not None or channels_last is not None:
+            self.name = f"bare_{precision}" + ("_cl" if channels_last else "")
+        channels_last = base.channels_last if channels_last is None else channels_last
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.G = copy.deepcopy(t.G).to(memory_format=self.memory_format)
+        self.D = copy.deepcopy(t.D).to(memory_format=self.memory_format)
         self.opt_g, self.opt_d = build_optimizers(base.cfg, self.G, self.D)
         self.loss, self.data, self.device = t.loss, base.data, base.device
-        self.memory_format = t.memory_format
-        self.precision = Precision(base.precision, base.device)
+        self.precision = Precision(precision or base.precision, base.device)
         self.scaler_g, self.scaler_d = self.precision.make_scaler(), self.precision.make_scaler()
         self.batch_size, self.n_critic = t.batch_size, t.cfg.n_critic
         self.latent_dim = t.latent_dim
@@ -299,6 +305,8 @@ def measure_recipe(recipe: str, args, device: torch.device) -> dict:
     with tempfile.TemporaryDirectory() as run_dir:
         ganlab = GanLabLoop(cfg, Path(run_dir), device)
         loops: list[Loop] = [ganlab, BareLoop(ganlab)]
+        if args.breakdown:  # what precision and memory format each contribute
+            loops += [BareLoop(ganlab, "fp32", False), BareLoop(ganlab, "fp32", True)]
         is_dcgan32 = (
             cfg.model.generator._target_.endswith("DCGANGenerator")
             and int(cfg.dataset.image_size) == 32 and ganlab.data.name == "MNIST"
@@ -383,6 +391,9 @@ def print_table(results: list[dict], device: torch.device) -> None:
         print(f"{r['recipe']:<22} {r['batch_size']:>5} {precision:>9} {m['gan_lab']:>8.0f} {m['bare']:>8.0f} "
               f"{ref:>9} {ratio:>6} {100 * r['trainer_overhead']:>7.1f}% {cpu_ratio:>9} "
               f"{100 * r['trainer_overhead_cpu']:>6.1f}% {memory:>13}")
+        extra = {k: v for k, v in m.items() if k.startswith("bare_")}
+        if extra:
+            print("    breakdown (img/s): " + ", ".join(f"{k} {v:.0f}" for k, v in extra.items()))
 
 
 def main() -> None:
@@ -396,6 +407,7 @@ def main() -> None:
     parser.add_argument("--reference-workers", type=int, default=2, help="DataLoader workers of the reference "
                         "loop (pytorch/examples default: 2)")
     parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--breakdown", action="store_true", help="also bare loops in fp32 and fp32 + channels_last")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocess on CPU")
     parser.add_argument("--memory-steps", type=int, default=10)
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides for every recipe")
