@@ -1,9 +1,14 @@
 """Draw images from a trained generator: python sample.py ckpt=<path> [n=64] [out=grid.png]."""
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
 from gan_lab.errors import exit_on_user_error
+from gan_lab.override_check import check_command_line
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="sample")
@@ -16,4 +21,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_command_line(CONF_DIR, "sample")
     main()

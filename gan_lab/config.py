@@ -33,12 +33,14 @@ class TrainerConfig:
     eval_every: int = 0
     grad_clip: float | None = None  # max grad norm for both networks; None = off
     nonfinite: str = "stop"  # stop | skip
-    max_nonfinite_skips: int = 10
+    max_nonfinite_skips: int = 10  # nonfinite=skip: stop when this many steps in a row were non-finite
     progress_bar: bool = True
 
 
-POSITIVE_INTS = ("batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every", "num_samples")
-NON_NEGATIVE_INTS = ("max_steps", "keep_last", "eval_every", "num_threads", "max_nonfinite_skips")
+POSITIVE_INTS = (
+    "batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every", "num_samples", "max_nonfinite_skips"
+)
+NON_NEGATIVE_INTS = ("max_steps", "keep_last", "eval_every", "num_threads")
 CHOICES = {"sample_mode": ("eval", "train"), "nonfinite": ("stop", "skip")}
 
 

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
 import signal
+import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
@@ -29,7 +32,12 @@ from torchvision.utils import save_image
 from gan_lab.data.base import Batch, ImageData
 from gan_lab.errors import UserError
 from gan_lab.tracking import Tracker
-from gan_lab.training.checkpoint import capture_rng_state, restore_rng_state, save_checkpoint
+from gan_lab.training.checkpoint import (
+    capture_rng_state,
+    remove_stale_temp_files,
+    restore_rng_state,
+    save_checkpoint,
+)
 from gan_lab.training.ema import EMA
 from gan_lab.training.precision import Precision
 
@@ -40,6 +48,24 @@ class NonFiniteError(UserError):
 
 class StopRequested(Exception):
     """SIGINT / SIGTERM arrived; a checkpoint was saved at the step boundary."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def preserved_rng():
+    """Run pictures and metrics without consuming the training RNG streams, so how often
+    they run (sample_every, eval_every, a resume) never changes the training trajectory."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
 
 
 @contextlib.contextmanager
@@ -162,12 +188,17 @@ class Trainer:
             return True
         self.nonfinite_total += 1
         if self.cfg.nonfinite == "stop":
+            what = f"{name} {float(loss):.4g}" if not math.isfinite(float(loss)) else f"gradient of the {name}"
             raise NonFiniteError(
-                f"non-finite {name} (loss={float(loss):.4g}) at step {self.step}; the last good checkpoint is "
-                f"{self.run_dir / 'checkpoints' / 'last.ckpt'}; lower the learning rate, set trainer.grad_clip, "
-                f"or trainer.nonfinite=skip"
+                f"non-finite {what} at step {self.step + 1}; {self._last_good_checkpoint()}; lower the learning "
+                f"rate, set trainer.grad_clip, or trainer.nonfinite=skip"
             )
         return False
+
+    def _last_good_checkpoint(self) -> str:
+        """Where a stopped run can be resumed from (nothing is written after a non-finite step)."""
+        last = self.run_dir / "checkpoints" / "last.ckpt"
+        return f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
 
     def _update(self, name: str, loss: Tensor, net: nn.Module, opt, scaler) -> bool:
         opt.zero_grad(set_to_none=True)
@@ -214,11 +245,11 @@ class Trainer:
                 self.ema.update(self.G)
         else:
             self.nonfinite_in_a_row += 1
-            if self.nonfinite_in_a_row > self.cfg.max_nonfinite_skips:
+            if self.nonfinite_in_a_row >= self.cfg.max_nonfinite_skips:
                 raise NonFiniteError(
-                    f"{self.nonfinite_in_a_row} non-finite steps in a row up to step {self.step} "
-                    f"(trainer.max_nonfinite_skips={self.cfg.max_nonfinite_skips}); lower the learning rate "
-                    f"or set trainer.grad_clip"
+                    f"{self.nonfinite_in_a_row} non-finite steps in a row, the last at step {self.step + 1} "
+                    f"(trainer.max_nonfinite_skips={self.cfg.max_nonfinite_skips}); "
+                    f"{self._last_good_checkpoint()}; lower the learning rate or set trainer.grad_clip"
                 )
         self.step += 1
         return logs
@@ -244,10 +275,13 @@ class Trainer:
             "wandb_run_id": self.tracker.run_id,
             "best_metric": self.best_metric,
             "nonfinite_total": self.nonfinite_total,
+            "nonfinite_in_a_row": self.nonfinite_in_a_row,
         }
 
     def load_state_dict(self, state: dict) -> None:
         try:
+            for key in ("scaler_g", "scaler_d", "rng", "step"):
+                state[key]  # noqa: B018 - a checkpoint missing them cannot resume; fail before changing anything
             self.G.load_state_dict(state["generator"])
             self.D.load_state_dict(state["discriminator"])
             if self.ema is not None:
@@ -267,6 +301,7 @@ class Trainer:
         self.step = int(state["step"])
         self.best_metric = state.get("best_metric")
         self.nonfinite_total = int(state.get("nonfinite_total", 0))
+        self.nonfinite_in_a_row = int(state.get("nonfinite_in_a_row", 0))
 
     def save(self, periodic: bool = True) -> Path:
         ckpt_dir = self.run_dir / "checkpoints"
@@ -274,6 +309,7 @@ class Trainer:
         paths = [last]
         if periodic:
             paths.insert(0, ckpt_dir / f"step_{self.step:07d}.ckpt")
+        remove_stale_temp_files(ckpt_dir)
         save_checkpoint(self.state_dict(), *paths)
         if periodic:
             self._prune_checkpoints(ckpt_dir)
@@ -287,7 +323,7 @@ class Trainer:
     # -- pictures and logs ----------------------------------------------------------
     def save_samples(self) -> Path:
         G = self.sampling_generator
-        with sampling_mode(G, self.cfg.sample_mode):
+        with preserved_rng(), sampling_mode(G, self.cfg.sample_mode):
             with self.precision.autocast():
                 fake = G(self.fixed_z, self.preview.cond)
         images = self.data.preview_images(fake.float(), self.preview)
@@ -300,12 +336,19 @@ class Trainer:
     def _maybe_evaluate(self, record: dict) -> None:
         if not self.evaluator or not self.cfg.eval_every or self.step % self.cfg.eval_every:
             return
-        metrics = self.evaluator(self)
+        with preserved_rng():
+            metrics = self.evaluator(self)
         record.update(metrics)
 
     # -- the loop ---------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
+        if self._stop_signal is not None:  # asked twice: stop now, without the checkpoint
+            raise KeyboardInterrupt(f"{signal.Signals(signum).name} received twice")
         self._stop_signal = signum
+        print(
+            f"{signal.Signals(signum).name}: saving a checkpoint after this step (send it again to stop at once)",
+            file=sys.stderr,
+        )
 
     @contextlib.contextmanager
     def _signals_saved_at_step_boundary(self):
@@ -361,8 +404,9 @@ class Trainer:
                     path = self.save(periodic=False)
                     bar.close()
                     raise StopRequested(
-                        f"stopped by {signal.Signals(self._stop_signal).name} at step {self.step}; checkpoint "
-                        f"{path}; continue with trainer.resume={path}"
+                        f"stopped by {signal.Signals(self._stop_signal).name} at step {self.step}; checkpoint {path}; "
+                        f"continue with the same overrides plus trainer.resume=auto hydra.run.dir={self.run_dir}",
+                        self._stop_signal,
                     )
         bar.close()
         if self.step % self.cfg.sample_every != 0:
