@@ -60,7 +60,8 @@ def save_hydra_files(cfg: DictConfig, run_dir: str | Path) -> None:
 
 def validate_training_config(cfg: DictConfig) -> None:
     """The checks of train.py that need no data or torch: run before Hydra starts the job."""
-    from gan_lab.config import validate_optimizer, validate_trainer
+    from gan_lab.config import validate_optimizer, validate_seed, validate_trainer
 
     validate_trainer(cfg.trainer)
     validate_optimizer(cfg.optimizer)
+    validate_seed(cfg.seed)

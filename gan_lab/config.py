@@ -80,3 +80,9 @@ def validate_optimizer(optimizer_cfg: DictConfig) -> None:
         lr = optimizer_cfg[name].get("lr")
         if lr is None or not isinstance(lr, (int, float)) or lr <= 0:
             raise UserError(f"optimizer.{name}.lr must be a positive number, got {lr!r} (set optimizer.lr=...)")
+
+
+def validate_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"seed must be a non-negative integer, got {seed!r}")
+    return seed

@@ -101,7 +101,8 @@ def _closest_key(key: str, compose_without: Callable[[str], DictConfig | None]) 
     keys = _all_keys(cfg)
     parent = key.rsplit(".", 1)[0] if "." in key else ""
     siblings = [k for k in keys if k.rsplit(".", 1)[0] == parent] if parent else [k for k in keys if "." not in k]
-    for pool in (siblings, keys):
+    same_depth = [k for k in keys if k.count(".") == key.count(".")]  # a typo in a parent name
+    for pool in (siblings, same_depth):
         match = difflib.get_close_matches(key, pool, n=1, cutoff=0.6)
         if match:
             return match[0]

@@ -14,7 +14,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.build import build_data, build_loss, build_models, build_optimizers, check_compatible
-from gan_lab.config import validate_optimizer, validate_trainer
+from gan_lab.config import validate_optimizer, validate_seed, validate_trainer
 from gan_lab.errors import UserError
 from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
@@ -113,6 +113,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     trainer_cfg = validate_trainer(cfg.trainer)
     validate_optimizer(cfg.optimizer)
+    seed = validate_seed(cfg.seed)
     overwrite = bool(cfg.get("overwrite", False))
     resume_path = resolve_resume(trainer_cfg.resume, run_dir)
     # resume=auto with no checkpoint starts the run over (e.g. it was killed before its first checkpoint).
@@ -125,7 +126,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     if trainer_cfg.num_threads:
         torch.set_num_threads(trainer_cfg.num_threads)
     device = resolve_device(trainer_cfg.device)
-    seed_everything(int(cfg.seed))
+    seed_everything(seed)
 
     data = build_data(cfg).setup()
     generator, discriminator = build_models(cfg)
@@ -137,7 +138,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     try:
         trainer = Trainer(
             trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
-            int(cfg.seed), config_dict,
+            seed, config_dict,
         )
         if state is not None:
             trainer.load_state_dict(state)

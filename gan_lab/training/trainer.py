@@ -188,7 +188,8 @@ class Trainer:
             return True
         self.nonfinite_total += 1
         if self.cfg.nonfinite == "stop":
-            what = f"{name} {float(loss):.4g}" if not math.isfinite(float(loss)) else f"gradient of the {name}"
+            value = float(loss.detach())
+            what = f"{name} {value:.4g}" if not math.isfinite(value) else f"gradient of the {name}"
             raise NonFiniteError(
                 f"non-finite {what} at step {self.step + 1}; {self._last_good_checkpoint()}; lower the learning "
                 f"rate, set trainer.grad_clip, or trainer.nonfinite=skip"
