@@ -30,11 +30,21 @@ STARTED = "run dir "  # the line train.py prints when the trainer is about to fi
 
 def train_command(run_dir: Path, max_steps: int, checkpoint_every: int, experiment: str, extra: list[str]):
     return [
-        sys.executable, str(REPO / "train.py"), f"experiment={experiment}", "logger=none",
-        "trainer.max_epochs=null", f"trainer.max_steps={max_steps}", f"trainer.checkpoint_every={checkpoint_every}",
-        f"trainer.sample_every={checkpoint_every * 2}", f"trainer.log_every={checkpoint_every}",
-        "trainer.progress_bar=false", "trainer.device=cpu", "trainer.num_threads=1", "trainer.keep_last=2",
-        *extra, f"hydra.run.dir={run_dir}",
+        sys.executable,
+        str(REPO / "train.py"),
+        f"experiment={experiment}",
+        "logger=none",
+        "trainer.max_epochs=null",
+        f"trainer.max_steps={max_steps}",
+        f"trainer.checkpoint_every={checkpoint_every}",
+        f"trainer.sample_every={checkpoint_every * 2}",
+        f"trainer.log_every={checkpoint_every}",
+        "trainer.progress_bar=false",
+        "trainer.device=cpu",
+        "trainer.num_threads=1",
+        "trainer.keep_last=2",
+        *extra,
+        f"hydra.run.dir={run_dir}",
     ]
 
 
@@ -131,9 +141,16 @@ def kill_resume(
     events = killed_run(cmd, interrupted, work / "killed.log", kills, window_s, rng)
     diffs = compare(straight / "checkpoints" / "last.ckpt", interrupted / "checkpoints" / "last.ckpt")
     return {
-        "experiment": experiment, "overrides": extra, "max_steps": max_steps, "checkpoint_every": checkpoint_every,
-        "kills": events, "seed": seed, "torch": torch.__version__, "threads": 1,
-        "result": "PASS" if not diffs else "FAIL", "differing": diffs[:20],
+        "experiment": experiment,
+        "overrides": extra,
+        "max_steps": max_steps,
+        "checkpoint_every": checkpoint_every,
+        "kills": events,
+        "seed": seed,
+        "torch": torch.__version__,
+        "threads": 1,
+        "result": "PASS" if not diffs else "FAIL",
+        "differing": diffs[:20],
     }
 
 
@@ -150,12 +167,15 @@ def main() -> int:
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="kill_resume_"))
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    summary = kill_resume(work, args.kills, args.max_steps, args.checkpoint_every, args.experiment, args.overrides,
-                          args.seed)
+    summary = kill_resume(
+        work, args.kills, args.max_steps, args.checkpoint_every, args.experiment, args.overrides, args.seed
+    )
     (work / "kill_resume.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
-    print(f"{summary['result']}: {args.kills} SIGKILLs + resumes vs an uninterrupted run "
-          f"({'bitwise equal' if summary['result'] == 'PASS' else 'differ: ' + ', '.join(summary['differing'][:5])})")
+    print(
+        f"{summary['result']}: {args.kills} SIGKILLs + resumes vs an uninterrupted run "
+        f"({'bitwise equal' if summary['result'] == 'PASS' else 'differ: ' + ', '.join(summary['differing'][:5])})"
+    )
     return 0 if summary["result"] == "PASS" else 1
 
 

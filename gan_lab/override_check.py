@@ -136,6 +136,8 @@ def explain(err: Exception, compose_without: Callable[[str], DictConfig | None])
     if match:
         key = match.group(1)
         closest = _closest_key(key, compose_without)
+        if closest == key:  # Hydra treats a key whose value is null as absent
+            return f"cannot delete {key}: its value is already null; set it with {key}=... instead"
         hint = f"; did you mean ~{closest}?" if closest else ""
         return f"cannot delete {key}: no such key{hint}"
     match = re.match(r"Could not append to config\. An item is already at '([^']+)'", first)
@@ -152,7 +154,10 @@ def explain(err: Exception, compose_without: Callable[[str], DictConfig | None])
 
 
 def check_overrides(
-    config_dir: str | Path, config_name: str, overrides: list[str], multirun: bool = False,
+    config_dir: str | Path,
+    config_name: str,
+    overrides: list[str],
+    multirun: bool = False,
     validate: Callable[[DictConfig], None] | None = None,
 ) -> None:
     """Raise UserError with one line when Hydra would refuse these overrides (or validate rejects the config)."""
@@ -185,7 +190,9 @@ def check_overrides(
 
 
 def check_command_line(
-    config_dir: str | Path, config_name: str, validate: Callable[[DictConfig], None] | None = None,
+    config_dir: str | Path,
+    config_name: str,
+    validate: Callable[[DictConfig], None] | None = None,
     argv: list[str] | None = None,
 ) -> None:
     """Entry-point guard: print `error: ...` and exit with code 2 on a bad command line.
@@ -199,6 +206,8 @@ def check_command_line(
         args = _hydra_args(argv)
         if args is None:
             return
+        if getattr(args, "cfg", None):  # --cfg job only prints the config: check composition, not values
+            validate = None
         check_overrides(config_dir, args.config_name or config_name, list(args.overrides), args.multirun, validate)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)

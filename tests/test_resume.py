@@ -101,9 +101,18 @@ def test_pictures_and_metrics_do_not_change_the_training_trajectory(tmp_path):
         cfg = compose([*SYNTHETIC, f"trainer.sample_every={sample_every}", "trainer.eval_every=1"])
         G, D = build_models(cfg)
         trainer = Trainer(
-            validate_trainer(cfg.trainer), G, D, build_loss(cfg), *build_optimizers(cfg, G, D),
-            build_data(cfg).setup(), tmp_path / str(sample_every), Tracker(tmp_path, None, {}),
-            torch.device("cpu"), 0, {}, evaluator=evaluator,
+            validate_trainer(cfg.trainer),
+            G,
+            D,
+            build_loss(cfg),
+            *build_optimizers(cfg, G, D),
+            build_data(cfg).setup(),
+            tmp_path / str(sample_every),
+            Tracker(tmp_path, None, {}),
+            torch.device("cpu"),
+            0,
+            {},
+            evaluator=evaluator,
         )
         trainer.fit()
         return G.state_dict()
@@ -188,8 +197,17 @@ def test_a_second_signal_stops_at_once(tmp_path):
     cfg = compose(SYNTHETIC)
     G, D = build_models(cfg)
     trainer = Trainer(
-        validate_trainer(cfg.trainer), G, D, build_loss(cfg), *build_optimizers(cfg, G, D),
-        build_data(cfg).setup(), tmp_path, Tracker(tmp_path, None, {}), torch.device("cpu"), 0, {},
+        validate_trainer(cfg.trainer),
+        G,
+        D,
+        build_loss(cfg),
+        *build_optimizers(cfg, G, D),
+        build_data(cfg).setup(),
+        tmp_path,
+        Tracker(tmp_path, None, {}),
+        torch.device("cpu"),
+        0,
+        {},
     )
     trainer._on_signal(signal.SIGINT, None)
     assert trainer._stop_signal == signal.SIGINT
@@ -201,8 +219,14 @@ def test_sigterm_to_the_cli_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     run_dir = tmp_path / "run"
     log = tmp_path / "stderr.txt"
     cmd = [
-        sys.executable, str(REPO / "train.py"), *SYNTHETIC, "trainer.max_steps=100000", "trainer.log_every=1000",
-        "trainer.sample_every=1000", "trainer.checkpoint_every=1000", f"hydra.run.dir={run_dir}",
+        sys.executable,
+        str(REPO / "train.py"),
+        *SYNTHETIC,
+        "trainer.max_steps=100000",
+        "trainer.log_every=1000",
+        "trainer.sample_every=1000",
+        "trainer.checkpoint_every=1000",
+        f"hydra.run.dir={run_dir}",
     ]
     with open(log, "w") as err:
         proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err)
@@ -231,9 +255,21 @@ def test_sigkill_at_random_points_then_resume_is_bitwise_exact(tmp_path):
     from benchmarks.kill_resume import kill_resume
 
     tiny = [
-        "dataset=synthetic", "dataset.size=128", "model.generator.base_width=8", "model.discriminator.base_width=8",
-        "model.generator.latent_dim=16", "trainer.batch_size=16", "trainer.ema_decay=0.9",
+        "dataset=synthetic",
+        "dataset.size=128",
+        "model.generator.base_width=8",
+        "model.discriminator.base_width=8",
+        "model.generator.latent_dim=16",
+        "trainer.batch_size=16",
+        "trainer.ema_decay=0.9",
     ]
-    summary = kill_resume(tmp_path, kills=3, max_steps=60, checkpoint_every=4, experiment="dcgan_mnist",
-                          extra=tiny, seed=random.randrange(1000))
+    summary = kill_resume(
+        tmp_path,
+        kills=3,
+        max_steps=60,
+        checkpoint_every=4,
+        experiment="dcgan_mnist",
+        extra=tiny,
+        seed=random.randrange(1000),
+    )
     assert summary["result"] == "PASS", summary
