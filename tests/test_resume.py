@@ -273,3 +273,14 @@ def test_sigkill_at_random_points_then_resume_is_bitwise_exact(tmp_path):
         seed=random.randrange(1000),
     )
     assert summary["result"] == "PASS", summary
+
+
+def test_resuming_with_changed_settings_warns_and_names_them(tmp_path, capsys):
+    overrides = [*SYNTHETIC, "trainer.max_steps=2"]
+    train(compose(overrides), tmp_path)
+    capsys.readouterr()
+    train(compose([*SYNTHETIC, "trainer.resume=auto", "seed=1", "optimizer.lr=1e-3"]), tmp_path)
+    err = capsys.readouterr().err
+    assert "warning: resuming with settings that differ from the checkpoint" in err
+    assert "seed: 0 -> 1" in err and "optimizer.lr: 0.0002 -> 0.001" in err
+    assert "max_steps" not in err.split("warning:")[1].splitlines()[0], "a longer run is a normal resume"
