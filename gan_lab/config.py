@@ -35,13 +35,15 @@ class TrainerConfig:
     nonfinite: str = "stop"  # stop | skip
     max_nonfinite_skips: int = 10  # nonfinite=skip: stop when this many steps in a row were non-finite
     progress_bar: bool = True
+    strategy: str = "single"  # single | ddp (launch with torchrun)
+    sync_batchnorm: bool = False  # under ddp: BatchNorm statistics over the global batch
 
 
 POSITIVE_INTS = (
     "batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every", "num_samples", "max_nonfinite_skips"
 )
 NON_NEGATIVE_INTS = ("max_steps", "keep_last", "eval_every", "num_threads")
-CHOICES = {"sample_mode": ("eval", "train"), "nonfinite": ("stop", "skip")}
+CHOICES = {"sample_mode": ("eval", "train"), "nonfinite": ("stop", "skip"), "strategy": ("single", "ddp")}
 
 
 def _one_line(err: Exception) -> str:

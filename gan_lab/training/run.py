@@ -7,6 +7,7 @@ refused run leaves an existing run dir byte-identical.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from gan_lab.build import build_data, build_loss, build_models, build_optimizers
 from gan_lab.config import validate_optimizer, validate_seed, validate_trainer
 from gan_lab.errors import UserError
 from gan_lab.tracking import Tracker, truncate_metrics
+from gan_lab.training import distributed
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
 from gan_lab.training.precision import resolve_device
 from gan_lab.training.trainer import StopRequested, Trainer
@@ -88,7 +90,7 @@ def _flatten(node, prefix: str = "") -> dict:
     return flat
 
 
-def check_resume_config(saved: dict, current: dict, ckpt: Path) -> None:
+def check_resume_config(saved: dict, current: dict, ckpt: Path, warn: bool = True) -> None:
     """A checkpoint of another model is refused (naming the keys); other changed settings get a warning,
     since the resumed run will then not continue the interrupted one exactly."""
     old, new = _flatten(saved), _flatten(current)
@@ -102,31 +104,48 @@ def check_resume_config(saved: dict, current: dict, ckpt: Path) -> None:
         )
     free = tuple(RESUME_FREE_KEYS)
     other = [k for k in changed if not any(k == f or k.startswith(f + ".") for f in free)]
-    if other:
+    if other and warn:
         diffs = ", ".join(f"{k}: {old[k]!r} -> {new[k]!r}" for k in other[:5])
         print(f"warning: resuming with settings that differ from the checkpoint ({diffs})", file=sys.stderr)
 
 
-def train(cfg: DictConfig, run_dir: str | Path) -> dict:
-    from gan_lab.cli import save_hydra_files
+def shared_run_dir(run_dir: Path, ctx: distributed.DistContext) -> Path:
+    """Under DDP every rank writes into rank 0's run dir (Hydra may have stamped another second)."""
+    main_dir = Path(distributed.broadcast_object(str(run_dir), ctx))
+    if main_dir != run_dir and run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", "train.log"}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return main_dir
 
-    run_dir = Path(run_dir)
+
+def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     trainer_cfg = validate_trainer(cfg.trainer)
     validate_optimizer(cfg.optimizer)
-    seed = validate_seed(cfg.seed)
-    overwrite = bool(cfg.get("overwrite", False))
-    resume_path = resolve_resume(trainer_cfg.resume, run_dir)
-    # resume=auto with no checkpoint starts the run over (e.g. it was killed before its first checkpoint).
-    refuse_to_overwrite(run_dir, overwrite or trainer_cfg.resume == "auto", resume_path)
-    config_dict = OmegaConf.to_container(cfg, resolve=True)
-    config_dict["trainer"] = OmegaConf.to_container(trainer_cfg, resolve=True)
-    state = load_checkpoint(resume_path) if resume_path else None
-    if state is not None:
-        check_resume_config(state.get("config") or {}, config_dict, resume_path)
+    validate_seed(cfg.seed)
     if trainer_cfg.num_threads:
         torch.set_num_threads(trainer_cfg.num_threads)
-    device = resolve_device(trainer_cfg.device)
-    seed_everything(seed)
+    ctx, device = distributed.init_distributed(trainer_cfg.strategy, resolve_device(trainer_cfg.device))
+    try:
+        return _train(cfg, trainer_cfg, shared_run_dir(Path(run_dir), ctx), ctx, device)
+    finally:
+        distributed.shutdown()
+
+
+def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device: torch.device) -> dict:
+    from gan_lab.cli import save_hydra_files
+
+    seed = int(cfg.seed)
+    overwrite = bool(cfg.get("overwrite", False))
+    resume_path = resolve_resume(trainer_cfg.resume, run_dir)
+    if ctx.is_main:
+        # resume=auto with no checkpoint starts the run over (e.g. it was killed before its first checkpoint).
+        refuse_to_overwrite(run_dir, overwrite or trainer_cfg.resume == "auto", resume_path)
+    config_dict = OmegaConf.to_container(cfg, resolve=True)
+    config_dict["trainer"] = OmegaConf.to_container(trainer_cfg, resolve=True)
+    config_dict["trainer"]["world_size"] = ctx.world_size  # global batch = batch_size x world_size
+    state = load_checkpoint(resume_path) if resume_path else None
+    if state is not None:
+        check_resume_config(state.get("config") or {}, config_dict, resume_path, warn=ctx.is_main)
+    seed_everything(seed + ctx.rank)  # per-rank streams (dropout, augmentation); z is global
 
     data = build_data(cfg).setup()
     generator, discriminator = build_models(cfg)
@@ -134,30 +153,36 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     loss = build_loss(cfg)
     opt_g, opt_d = build_optimizers(cfg, generator, discriminator)
 
-    tracker = Tracker(run_dir, cfg.get("logger"), config_dict, run_id=state.get("wandb_run_id") if state else None)
+    wandb_id = state.get("wandb_run_id") if state else None
+    logger_cfg = cfg.get("logger") if ctx.is_main else None
+    tracker = Tracker(run_dir, logger_cfg, config_dict, run_id=wandb_id, enabled=ctx.is_main)
     try:
         trainer = Trainer(
             trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
-            seed, config_dict,
+            seed, config_dict, dist_ctx=ctx,
         )
         if state is not None:
             trainer.load_state_dict(state)
-        # All checks passed: from here on the run dir is written to.
-        if state is None and overwrite:
-            clear_earlier_run(run_dir)
-        truncate_metrics(tracker.metrics_path, trainer.step)  # records after the checkpoint are logged again
-        save_hydra_files(cfg, run_dir)
-        if state is not None:
-            print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
-        print(
-            f"run dir {run_dir} | data {data.describe()}, {len(data)} images | device {device} | "
-            f"precision {trainer_cfg.precision} | {trainer.max_steps} steps of batch {trainer_cfg.batch_size}",
-            file=sys.stderr,
-        )
+        if ctx.is_main:
+            # All checks passed: from here on the run dir is written to.
+            if state is None and overwrite:
+                clear_earlier_run(run_dir)
+            truncate_metrics(tracker.metrics_path, trainer.step)  # records after the checkpoint are logged again
+            save_hydra_files(cfg, run_dir)
+            if state is not None:
+                print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
+            world = f" x {ctx.world_size} processes" if ctx.enabled else ""
+            print(
+                f"run dir {run_dir} | data {data.describe()}, {len(data)} images | device {device} | "
+                f"precision {trainer_cfg.precision} | {trainer.max_steps} steps of batch "
+                f"{trainer_cfg.batch_size}{world}",
+                file=sys.stderr,
+            )
         try:
             record = trainer.fit()
         except StopRequested as stop:
-            print(str(stop), file=sys.stderr)
+            if ctx.is_main:
+                print(str(stop), file=sys.stderr)
             record = {"stopped_at": trainer.step, "stopped_by_signal": stop.signum}
     finally:
         tracker.finish()
