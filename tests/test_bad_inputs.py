@@ -104,7 +104,11 @@ CASES = [
     Case("seed not an integer", ["seed=abc"], r"seed must be a non-negative integer, got 'abc'"),
     Case("unknown precision", ["trainer.precision=fp8"], r"unknown trainer.precision 'fp8'"),
     Case("unknown device", ["trainer.device=tpu"], r"unknown trainer.device 'tpu'"),
-    Case("batch larger than data", ["trainer.batch_size=100"], r"trainer.batch_size=100 is larger than the dataset"),
+    Case(
+        "batch larger than data",
+        ["trainer.batch_size=100"],
+        r"the global batch \(100\) is larger than the dataset \(64 examples\)",
+    ),
     Case("label smoothing out of range", ["loss.real_label=1.5"], r"loss.real_label must be in \(0, 1\], got 1.5"),
     Case("unknown norm", ["model.discriminator.norm=spectrall"], r"unknown norm 'spectrall'"),
     # -- models that do not fit the data
