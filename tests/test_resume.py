@@ -284,3 +284,34 @@ def test_resuming_with_changed_settings_warns_and_names_them(tmp_path, capsys):
     assert "warning: resuming with settings that differ from the checkpoint" in err
     assert "seed: 0 -> 1" in err and "optimizer.lr: 0.0002 -> 0.001" in err
     assert "max_steps" not in err.split("warning:")[1].splitlines()[0], "a longer run is a normal resume"
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        # dropout in D (and, with sample_mode=train, in G's grids): the global RNG stream must be restored
+        [
+            "model=mlp",
+            "model.generator.hidden=[16]",
+            "model.discriminator.hidden=[16]",
+            "model.generator.dropout=0.2",
+            "trainer.sample_mode=train",
+        ],
+        [
+            "model=cgan_dcgan",
+            "model.generator.embed_dim=4",
+            "model.generator.base_width=8",
+            "model.discriminator.base_width=8",
+        ],
+    ],
+    ids=["mlp_dropout", "cgan_dcgan"],
+)
+def test_other_model_families_resume_exactly(model, tmp_path):
+    not_dcgan = [o for o in SYNTHETIC if not o.startswith("model.")]  # TINY's widths are DCGAN keys
+    overrides = [*not_dcgan, *model, "model.generator.latent_dim=16", "trainer.max_steps=5", "trainer.ema_decay=0.9"]
+    train(compose(overrides), tmp_path / "straight")
+    train(compose([*overrides, "trainer.max_steps=3"]), tmp_path / "interrupted")
+    train(compose([*overrides, "trainer.resume=auto"]), tmp_path / "interrupted")
+    assert_same_run(
+        tmp_path / "straight" / "checkpoints" / "last.ckpt", tmp_path / "interrupted" / "checkpoints" / "last.ckpt"
+    )
