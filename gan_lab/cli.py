@@ -23,6 +23,11 @@ def run_hydra_job(fn, cfg: DictConfig):
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
         result = fn(cfg, run_dir)
+    except KeyboardInterrupt:  # Ctrl-C before training started, or a second Ctrl-C during it
+        if debug_enabled() or cfg.get("debug", False):
+            raise
+        print(f"interrupted; nothing was saved after the last checkpoint in {run_dir}", file=sys.stderr)
+        sys.exit(130)
     except Exception as err:
         if debug_enabled() or cfg.get("debug", False):
             raise

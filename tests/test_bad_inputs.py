@@ -298,3 +298,15 @@ def test_debug_true_shows_the_traceback(tmp_path):
     result = run_cli([*SYNTHETIC, "trainer.n_critic=0", "debug=true", f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
     assert result.returncode == 1
     assert "Traceback" in result.stderr and "trainer.n_critic must be a positive integer" in result.stderr
+
+
+def test_sample_py_checks_its_command_line_too(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "sample.py"), "ckpt=x.ckpt", "nn=16"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "error: unknown key nn; did you mean n? (to add a new key write +nn=...)\n"
