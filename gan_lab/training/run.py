@@ -109,6 +109,18 @@ def check_resume_config(saved: dict, current: dict, ckpt: Path, warn: bool = Tru
         print(f"warning: resuming with settings that differ from the checkpoint ({diffs})", file=sys.stderr)
 
 
+def write_final_pictures(trainer: Trainer, tracker: Tracker) -> None:
+    """Loss curves and an interpolation GIF in the run dir (and W&B). A failure here is reported, not
+    raised: the weights are already saved and must not be lost to a plotting problem."""
+    from gan_lab.sampling import end_of_training_pictures
+
+    try:
+        for path in end_of_training_pictures(trainer, tracker):
+            print(f"wrote {path}", file=sys.stderr)
+    except Exception as err:
+        print(f"warning: could not draw the end-of-run pictures: {type(err).__name__}: {err}", file=sys.stderr)
+
+
 def shared_run_dir(run_dir: Path, ctx: distributed.DistContext) -> Path:
     """Under DDP every rank writes into rank 0's run dir (Hydra may have stamped another second)."""
     main_dir = Path(distributed.broadcast_object(str(run_dir), ctx))
@@ -184,6 +196,8 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
             if ctx.is_main:
                 print(str(stop), file=sys.stderr)
             record = {"stopped_at": trainer.step, "stopped_by_signal": stop.signum}
+        if ctx.is_main and "stopped_at" not in record:  # a pre-empted job has seconds left: exit promptly
+            write_final_pictures(trainer, tracker)
     finally:
         tracker.finish()
     return record
