@@ -16,6 +16,7 @@ from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training import distributed
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
 from gan_lab.training.precision import resolve_device
+from gan_lab.training.schedules import build_scheduler_factories
 from gan_lab.training.trainer import StopRequested, Trainer
 
 
@@ -95,7 +96,7 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
     try:
         trainer = Trainer(
             trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
-            int(cfg.seed), config_dict, dist_ctx=ctx,
+            int(cfg.seed), config_dict, dist_ctx=ctx, scheduler_factories=build_scheduler_factories(cfg),
         )
         if state is not None:
             trainer.load_state_dict(state)
