@@ -63,6 +63,37 @@ class BCELoss(AdversarialLoss):
         return loss, {"g_loss": loss.detach()}
 
 
+class HingeLoss(AdversarialLoss):
+    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018): D minimises relu(1 - D(x)) + relu(1 + D(G(z))),
+    G minimises -D(G(z))."""
+
+    def discriminator_loss(self, D, real, fake, cond):
+        real_scores = D(real, cond).float()
+        fake_scores = D(fake, cond).float()
+        loss = F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean()
+        logs = {"d_loss": loss.detach(), "d_real": real_scores.mean().detach(), "d_fake": fake_scores.mean().detach()}
+        return loss, logs
+
+    def generator_loss(self, D, fake, cond, real):
+        loss = -D(fake, cond).float().mean()
+        return loss, {"g_loss": loss.detach()}
+
+
+class LeastSquaresLoss(AdversarialLoss):
+    """LSGAN (Mao et al. 2017) with targets a=0 (fake), b=1 (real), c=1 (what G wants D to say)."""
+
+    def discriminator_loss(self, D, real, fake, cond):
+        real_scores = D(real, cond).float()
+        fake_scores = D(fake, cond).float()
+        loss = 0.5 * ((real_scores - 1.0) ** 2).mean() + 0.5 * (fake_scores**2).mean()
+        logs = {"d_loss": loss.detach(), "d_real": real_scores.mean().detach(), "d_fake": fake_scores.mean().detach()}
+        return loss, logs
+
+    def generator_loss(self, D, fake, cond, real):
+        loss = 0.5 * ((D(fake, cond).float() - 1.0) ** 2).mean()
+        return loss, {"g_loss": loss.detach()}
+
+
 class Pix2PixLoss(BCELoss):
     """pix2pix (Isola et al. 2017): the BCE GAN loss over a PatchGAN logit map plus lambda_l1 * L1(G(x), y).
 

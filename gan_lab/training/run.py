@@ -42,6 +42,18 @@ def refuse_to_overwrite(run_dir: Path, overwrite: bool) -> None:
         )
 
 
+def write_final_pictures(trainer: Trainer, tracker: Tracker) -> None:
+    """Loss curves and an interpolation GIF in the run dir (and W&B). A failure here is reported, not
+    raised: the weights are already saved and must not be lost to a plotting problem."""
+    from gan_lab.sampling import end_of_training_pictures
+
+    try:
+        for path in end_of_training_pictures(trainer, tracker):
+            print(f"wrote {path}", file=sys.stderr)
+    except Exception as err:
+        print(f"warning: could not draw the end-of-run pictures: {type(err).__name__}: {err}", file=sys.stderr)
+
+
 def shared_run_dir(run_dir: Path, ctx: distributed.DistContext) -> Path:
     """Under DDP every rank writes into rank 0's run dir (Hydra may have stamped another second)."""
     main_dir = Path(distributed.broadcast_object(str(run_dir), ctx))
@@ -105,6 +117,8 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
             if ctx.is_main:
                 print(str(stop), file=sys.stderr)
             record = {"stopped_at": trainer.step}
+        if ctx.is_main:
+            write_final_pictures(trainer, tracker)
     finally:
         tracker.finish()
     return record
