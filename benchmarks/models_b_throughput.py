@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -67,14 +68,23 @@ def main() -> None:
     parser.add_argument("--out", default="outputs/bench_models_b")
     parser.add_argument("--recipes", nargs="*", default=list(STEPS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of steps")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
     out = Path(args.out)
     results = []
     for name in args.recipes:
         results.append(run_recipe(name, max(2, int(STEPS[name] * args.scale)), out))
         print(json.dumps(results[-1]), flush=True)
-    report = {"machine": platform.processor() or platform.machine(), "cpus": torch.get_num_threads(),
-              "torch": torch.__version__, "results": results}
+    report = {
+        "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        # Other jobs on a shared machine slow every number down; the 1-minute load average says how busy it was.
+        "load_average_1min_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+        "results": results,
+    }
     (out / "throughput.json").write_text(json.dumps(report, indent=2))
     print(f"{'recipe':20s} {'batch':>5s} {'n_critic':>8s} {'img/s':>8s}")
     for r in results:
