@@ -135,5 +135,14 @@ def test_one_wgan_gp_step_changes_critic_and_generator():
     opt_g.zero_grad()
     g_loss.backward()
     opt_g.step()
-    assert all(not torch.equal(a, b) for a, b in zip(g_before, G.parameters()))
-    assert all(not torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(g_before, G.parameters(), strict=True))
+    assert all(not torch.equal(a, b) for a, b in zip(d_before, D.parameters(), strict=True))
+
+
+def test_conditional_recipe_on_unlabelled_data_is_a_clear_error():
+    from gan_lab.build import build_models
+    from tests.conftest import compose
+
+    cfg = compose(["experiment=cwgan_gp_cifar10", "dataset.num_classes=0"])
+    with pytest.raises(UserError, match="labels missing"):
+        build_models(cfg)

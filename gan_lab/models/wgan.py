@@ -36,7 +36,10 @@ class LabelConcatGenerator(nn.Module):
     ):
         super().__init__()
         if num_classes <= 0:
-            raise UserError("model.generator.num_classes must be positive for a class-conditional generator")
+            raise UserError(
+                "LabelConcatGenerator is class-conditional but num_classes is 0 (labels missing); use a labelled "
+                "dataset (dataset.num_classes > 0, class sub-folders for image_folder) or an unconditional model"
+            )
         self.latent_dim = latent_dim
         self.channels = channels
         self.image_size = image_size
@@ -64,7 +67,10 @@ class ProjectionCritic(nn.Module):
         if norm == "batch":
             raise UserError("a WGAN-GP critic must not use BatchNorm; set model.discriminator.norm=layer or none")
         if num_classes <= 0:
-            raise UserError("model.discriminator.num_classes must be positive for a class-conditional critic")
+            raise UserError(
+                "ProjectionCritic is class-conditional but num_classes is 0 (labels missing); use a labelled "
+                "dataset (dataset.num_classes > 0, class sub-folders for image_folder) or an unconditional model"
+            )
         self.channels = channels
         self.image_size = image_size
         self.num_classes = num_classes
