@@ -46,8 +46,10 @@ def run_recipe(name: str, steps: int, out: Path) -> dict:
     run_dir = out / name
     shutil.rmtree(run_dir, ignore_errors=True)
     start = time.perf_counter()
-    train(cfg, run_dir)
+    record = train(cfg, run_dir)
     wall = time.perf_counter() - start
+    if "stopped_at" in record:  # SIGINT/SIGTERM: the trainer saved a checkpoint; stop the whole benchmark
+        sys.exit(f"{name} stopped at step {record['stopped_at']}; benchmark aborted")
     speeds = [r["img_per_s"] for r in read_metrics(run_dir / "metrics.jsonl")][1:]
     return {
         "recipe": name,
