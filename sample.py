@@ -1,10 +1,15 @@
 """Pictures from a checkpoint or a run: python sample.py ckpt=<path> [mode=grid|per_class|interpolate|translate]
 or python sample.py run=<run dir> mode=progress|curves. Options in conf/sample.yaml; docs/sampling.md."""
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
 from gan_lab.errors import exit_on_user_error
+from gan_lab.override_check import check_command_line
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="sample")
@@ -17,4 +22,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_command_line(CONF_DIR, "sample")
     main()

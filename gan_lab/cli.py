@@ -1,4 +1,4 @@
-"""Glue between Hydra entry points and the library: run dir, errors, multirun failures."""
+"""Glue between Hydra entry points and the library: run dir, errors, signals, multirun failures."""
 
 from __future__ import annotations
 
@@ -8,19 +8,26 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.errors import UserError, debug_enabled
 
 
 def run_hydra_job(fn, cfg: DictConfig):
     """Call fn(cfg, run_dir). A UserError ends a single run with one line and exit code 2;
-    inside a multirun any failure is written to <job dir>/failed.txt and the sweep goes on."""
+    inside a multirun any failure is written to <job dir>/failed.txt and the sweep goes on.
+    A run stopped by SIGINT / SIGTERM (checkpoint saved) exits with 128 + the signal number,
+    so `train.py && evaluate.py` does not go on with an unfinished run."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        return fn(cfg, run_dir)
+        result = fn(cfg, run_dir)
+    except KeyboardInterrupt:  # Ctrl-C before training started, or a second Ctrl-C during it
+        if debug_enabled() or cfg.get("debug", False):
+            raise
+        print(f"interrupted; nothing was saved after the last checkpoint in {run_dir}", file=sys.stderr)
+        sys.exit(130)
     except Exception as err:
         if debug_enabled() or cfg.get("debug", False):
             raise
@@ -32,3 +39,34 @@ def run_hydra_job(fn, cfg: DictConfig):
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
         raise
+    if isinstance(result, dict) and result.get("stopped_by_signal"):
+        sys.exit(128 + int(result["stopped_by_signal"]))
+    return result
+
+
+def save_hydra_files(cfg: DictConfig, run_dir: str | Path) -> None:
+    """Write <run>/.hydra/{config,hydra,overrides}.yaml, as Hydra would, but only once the run's
+    inputs passed their checks: conf/hydra/default.yaml sets output_subdir=null so that a refused
+    run leaves an existing run dir byte-identical. No-op outside a Hydra job (tests, notebooks)."""
+    from gan_lab.training.checkpoint import atomic_write_bytes
+
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    out = Path(run_dir) / ".hydra"
+    files = {
+        "config.yaml": OmegaConf.to_yaml(cfg),
+        "hydra.yaml": OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_cfg})),
+        "overrides.yaml": OmegaConf.to_yaml(hydra_cfg.overrides.task),
+    }
+    for name, text in files.items():
+        atomic_write_bytes(out / name, text.encode())
+
+
+def validate_training_config(cfg: DictConfig) -> None:
+    """The checks of train.py that need no data or torch: run before Hydra starts the job."""
+    from gan_lab.config import validate_optimizer, validate_seed, validate_trainer
+
+    validate_trainer(cfg.trainer)
+    validate_optimizer(cfg.optimizer)
+    validate_seed(cfg.seed)

@@ -33,14 +33,16 @@ class TrainerConfig:
     eval_every: int = 0
     grad_clip: float | None = None  # max grad norm for both networks; None = off
     nonfinite: str = "stop"  # stop | skip
-    max_nonfinite_skips: int = 10
+    max_nonfinite_skips: int = 10  # nonfinite=skip: stop when this many steps in a row were non-finite
     progress_bar: bool = True
     strategy: str = "single"  # single | ddp (launch with torchrun)
     sync_batchnorm: bool = False  # under ddp: BatchNorm statistics over the global batch
 
 
-POSITIVE_INTS = ("batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every", "num_samples")
-NON_NEGATIVE_INTS = ("max_steps", "keep_last", "eval_every", "num_threads", "max_nonfinite_skips")
+POSITIVE_INTS = (
+    "batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every", "num_samples", "max_nonfinite_skips"
+)
+NON_NEGATIVE_INTS = ("max_steps", "keep_last", "eval_every", "num_threads")
 CHOICES = {"sample_mode": ("eval", "train"), "nonfinite": ("stop", "skip"), "strategy": ("single", "ddp")}
 
 
@@ -80,3 +82,9 @@ def validate_optimizer(optimizer_cfg: DictConfig) -> None:
         lr = optimizer_cfg[name].get("lr")
         if lr is None or not isinstance(lr, (int, float)) or lr <= 0:
             raise UserError(f"optimizer.{name}.lr must be a positive number, got {lr!r} (set optimizer.lr=...)")
+
+
+def validate_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"seed must be a non-negative integer, got {seed!r}")
+    return seed

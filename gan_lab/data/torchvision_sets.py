@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import urllib.error
 
 import torch
@@ -23,6 +25,21 @@ def resize_uint8(images: Tensor, size: int) -> Tensor:
         x = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         out.append(x.round_().clamp_(0, 255).to(torch.uint8))
     return torch.cat(out)
+
+
+# torchvision's downloader opens URLs without a timeout: behind a firewall that drops packets each of its
+# mirrors x files would wait for the OS TCP timeout. A stalled connection fails after this many seconds.
+DOWNLOAD_TIMEOUT_S = 30.0
+
+
+@contextlib.contextmanager
+def socket_timeout(seconds: float):
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 class TorchvisionDigits(ImageData):
@@ -56,12 +73,14 @@ class TorchvisionDigits(ImageData):
         self.name = self.dataset_class.__name__
 
     def _split(self, train: bool) -> tuple[Tensor, Tensor]:
+        raw = os.path.join(self.root, self.name, "raw")
         try:
-            ds = self.dataset_class(self.root, train=train, download=self.download)
+            with socket_timeout(DOWNLOAD_TIMEOUT_S):
+                ds = self.dataset_class(self.root, train=train, download=self.download)
         except (urllib.error.URLError, OSError, RuntimeError) as err:
-            raw = os.path.join(self.root, self.name, "raw")
+            how = "could not be downloaded" if self.download else "dataset.download=false"
             raise UserError(
-                f"{self.name} not found under {raw} and could not be downloaded ({type(err).__name__}); "
+                f"{self.name} not found under {raw} and {how} ({type(err).__name__}); "
                 f"put the idx files there or point the project at a copy with "
                 f"GAN_LAB_DATA=<dir> or paths.data_dir=<dir>"
             ) from err

@@ -37,6 +37,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         os.close(dir_fd)
 
 
+def remove_stale_temp_files(directory: str | os.PathLike) -> None:
+    """Delete temp files that a killed writer left behind (never those of this process)."""
+    for tmp in Path(directory).glob(".*.tmp-*"):
+        if not tmp.name.endswith(f".tmp-{os.getpid()}"):
+            tmp.unlink(missing_ok=True)
+
+
 def serialize(state: dict) -> bytes:
     buffer = io.BytesIO()
     torch.save(state, buffer)

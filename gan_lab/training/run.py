@@ -1,4 +1,9 @@
-"""A training run from a composed config: build, (resume), fit, finish."""
+"""A training run from a composed config: check inputs, build, (resume), fit, finish.
+
+Everything that can reject the run (config values, run dir, checkpoint, data,
+model/data fit) is checked before anything is written to the run dir, so a
+refused run leaves an existing run dir byte-identical.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.build import build_data, build_loss, build_models, build_optimizers, check_compatible
-from gan_lab.config import validate_optimizer, validate_trainer
+from gan_lab.config import validate_optimizer, validate_seed, validate_trainer
 from gan_lab.errors import UserError
 from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training import distributed
@@ -19,6 +24,13 @@ from gan_lab.training.precision import resolve_device
 from gan_lab.training.schedules import build_scheduler_factories
 from gan_lab.training.trainer import StopRequested, Trainer
 
+# Config keys that may change between a run and its resume without changing the trajectory.
+RESUME_FREE_KEYS = (
+    "trainer.resume", "trainer.max_steps", "trainer.max_epochs", "trainer.progress_bar", "trainer.log_every",
+    "trainer.sample_every", "trainer.checkpoint_every", "trainer.keep_last", "trainer.num_samples",
+    "trainer.eval_every", "trainer.num_threads", "overwrite", "debug", "paths", "logger", "dataset.root",
+)
+
 
 def resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
     """trainer.resume: None (fresh run), auto (this run dir's last.ckpt if any) or a path."""
@@ -26,20 +38,76 @@ def resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
         return None
     if resume == "auto":
         last = run_dir / "checkpoints" / "last.ckpt"
-        return last if last.exists() else None
+        if last.exists():
+            return last
+        periodic = sorted((run_dir / "checkpoints").glob("step_*.ckpt"))
+        return periodic[-1] if periodic else None
     path = Path(resume)
     if not path.is_file():
         raise UserError(f"trainer.resume={resume}: no such checkpoint; use auto or the path of a .ckpt file")
     return path
 
 
-def refuse_to_overwrite(run_dir: Path, overwrite: bool) -> None:
-    ckpts = list((run_dir / "checkpoints").glob("*.ckpt"))
-    if ckpts and not overwrite:
+def earlier_results(run_dir: Path) -> list[Path]:
+    """What an earlier run left in run_dir that a fresh start would overwrite."""
+    found = sorted((run_dir / "checkpoints").glob("*.ckpt"))
+    found += [p for p in (run_dir / "metrics.jsonl",) if p.exists()]
+    return found
+
+
+def refuse_to_overwrite(run_dir: Path, overwrite: bool, resume_path: Path | None = None) -> None:
+    """A fresh start (or a resume from another run's checkpoint) must not write over an earlier run."""
+    if overwrite:
+        return
+    own_checkpoint = resume_path is not None and resume_path.resolve().parent == (run_dir / "checkpoints").resolve()
+    if own_checkpoint:
+        return
+    earlier = earlier_results(run_dir)
+    if not earlier:
+        return
+    what = "checkpoints" if any(p.suffix == ".ckpt" for p in earlier) else "metrics.jsonl of an earlier run"
+    raise UserError(
+        f"{run_dir} already holds {what}; continue it with trainer.resume=auto, "
+        f"start over with overwrite=true, or choose another hydra.run.dir"
+    )
+
+
+def clear_earlier_run(run_dir: Path) -> None:
+    """overwrite=true: remove the checkpoints, metrics and sample grids of the earlier run, so they are not
+    mixed with the new one (pruning keeps the highest step numbers, which would be the old ones)."""
+    removed = earlier_results(run_dir) + sorted((run_dir / "samples").glob("step_*.png"))
+    for path in removed:
+        path.unlink()
+    if removed:
+        print(f"overwrite=true: removed {len(removed)} files of the earlier run in {run_dir}", file=sys.stderr)
+
+
+def _flatten(node, prefix: str = "") -> dict:
+    if not isinstance(node, dict):
+        return {prefix.rstrip("."): node}
+    flat = {}
+    for key, value in node.items():
+        flat.update(_flatten(value, f"{prefix}{key}."))
+    return flat
+
+
+def check_resume_config(saved: dict, current: dict, ckpt: Path, warn: bool = True) -> None:
+    """A checkpoint of another model is refused (naming the keys); other changed settings get a warning,
+    since the resumed run will then not continue the interrupted one exactly."""
+    old, new = _flatten(saved), _flatten(current)
+    changed = sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
+    model = [k for k in changed if k.startswith("model.")]
+    if model:
+        diffs = ", ".join(f"{k}: {old[k]!r} in the checkpoint, {new[k]!r} now" for k in model[:3])
         raise UserError(
-            f"{run_dir} already holds checkpoints; continue it with trainer.resume=auto, "
-            f"start over with overwrite=true, or choose another hydra.run.dir"
+            f"checkpoint {ckpt} was written by a different model ({diffs}); resume with the config the run "
+            f"was started with, or start a new run"
         )
+    free = tuple(RESUME_FREE_KEYS)
+    other = [k for k in changed if not any(k == f or k.startswith(f + ".") for f in free)]
+    if other and warn:
+        diffs = ", ".join(f"{k}: {old[k]!r} -> {new[k]!r}" for k in other[:5])
+        print(f"warning: resuming with settings that differ from the checkpoint ({diffs})", file=sys.stderr)
 
 
 def write_final_pictures(trainer: Trainer, tracker: Tracker) -> None:
@@ -65,6 +133,7 @@ def shared_run_dir(run_dir: Path, ctx: distributed.DistContext) -> Path:
 def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     trainer_cfg = validate_trainer(cfg.trainer)
     validate_optimizer(cfg.optimizer)
+    validate_seed(cfg.seed)
     if trainer_cfg.num_threads:
         torch.set_num_threads(trainer_cfg.num_threads)
     ctx, device = distributed.init_distributed(trainer_cfg.strategy, resolve_device(trainer_cfg.device))
@@ -75,10 +144,21 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
 
 
 def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device: torch.device) -> dict:
+    from gan_lab.cli import save_hydra_files
+
+    seed = int(cfg.seed)
+    overwrite = bool(cfg.get("overwrite", False))
     resume_path = resolve_resume(trainer_cfg.resume, run_dir)
-    if resume_path is None and ctx.is_main:
-        refuse_to_overwrite(run_dir, bool(cfg.get("overwrite", False)))
-    seed_everything(int(cfg.seed) + ctx.rank)  # per-rank streams (dropout, augmentation); z is global
+    if ctx.is_main:
+        # resume=auto with no checkpoint starts the run over (e.g. it was killed before its first checkpoint).
+        refuse_to_overwrite(run_dir, overwrite or trainer_cfg.resume == "auto", resume_path)
+    config_dict = OmegaConf.to_container(cfg, resolve=True)
+    config_dict["trainer"] = OmegaConf.to_container(trainer_cfg, resolve=True)
+    config_dict["trainer"]["world_size"] = ctx.world_size  # global batch = batch_size x world_size
+    state = load_checkpoint(resume_path) if resume_path else None
+    if state is not None:
+        check_resume_config(state.get("config") or {}, config_dict, resume_path, warn=ctx.is_main)
+    seed_everything(seed + ctx.rank)  # per-rank streams (dropout, augmentation); z is global
 
     data = build_data(cfg).setup()
     generator, discriminator = build_models(cfg)
@@ -86,24 +166,24 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
     loss = build_loss(cfg)
     opt_g, opt_d = build_optimizers(cfg, generator, discriminator)
 
-    state = load_checkpoint(resume_path) if resume_path else None
-    config_dict = OmegaConf.to_container(cfg, resolve=True)
-    config_dict["trainer"] = OmegaConf.to_container(trainer_cfg, resolve=True)
-    config_dict["trainer"]["world_size"] = ctx.world_size  # global batch = batch_size x world_size
     wandb_id = state.get("wandb_run_id") if state else None
     logger_cfg = cfg.get("logger") if ctx.is_main else None
     tracker = Tracker(run_dir, logger_cfg, config_dict, run_id=wandb_id, enabled=ctx.is_main)
     try:
         trainer = Trainer(
             trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
-            int(cfg.seed), config_dict, dist_ctx=ctx, scheduler_factories=build_scheduler_factories(cfg),
+            seed, config_dict, dist_ctx=ctx, scheduler_factories=build_scheduler_factories(cfg),
         )
         if state is not None:
             trainer.load_state_dict(state)
-            if ctx.is_main:
-                truncate_metrics(tracker.metrics_path, trainer.step)
-                print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
         if ctx.is_main:
+            # All checks passed: from here on the run dir is written to.
+            if state is None and overwrite:
+                clear_earlier_run(run_dir)
+            truncate_metrics(tracker.metrics_path, trainer.step)  # records after the checkpoint are logged again
+            save_hydra_files(cfg, run_dir)
+            if state is not None:
+                print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
             world = f" x {ctx.world_size} processes" if ctx.enabled else ""
             print(
                 f"run dir {run_dir} | data {data.describe()}, {len(data)} images | device {device} | "
@@ -116,8 +196,8 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
         except StopRequested as stop:
             if ctx.is_main:
                 print(str(stop), file=sys.stderr)
-            record = {"stopped_at": trainer.step}
-        if ctx.is_main:
+            record = {"stopped_at": trainer.step, "stopped_by_signal": stop.signum}
+        if ctx.is_main and "stopped_at" not in record:  # a pre-empted job has seconds left: exit promptly
             write_final_pictures(trainer, tracker)
     finally:
         tracker.finish()

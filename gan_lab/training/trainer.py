@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
 import signal
+import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
@@ -30,7 +33,12 @@ from gan_lab.data.base import Batch, ImageData
 from gan_lab.errors import UserError
 from gan_lab.tracking import Tracker
 from gan_lab.training import distributed
-from gan_lab.training.checkpoint import capture_rng_state, restore_rng_state, save_checkpoint
+from gan_lab.training.checkpoint import (
+    capture_rng_state,
+    remove_stale_temp_files,
+    restore_rng_state,
+    save_checkpoint,
+)
 from gan_lab.training.ema import EMA
 from gan_lab.training.precision import Precision
 from gan_lab.training.schedules import make_scheduler
@@ -42,6 +50,24 @@ class NonFiniteError(UserError):
 
 class StopRequested(Exception):
     """SIGINT / SIGTERM arrived; a checkpoint was saved at the step boundary."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def preserved_rng():
+    """Run pictures and metrics without consuming the training RNG streams, so how often
+    they run (sample_every, eval_every, a resume) never changes the training trajectory."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
 
 
 @contextlib.contextmanager
@@ -174,29 +200,33 @@ class Trainer:
         batch = self.data.get_batch(self.batch_indices(batch_number), aug)
         return batch.to(self.device, self.memory_format)
 
-    def _check_finite(self, name: str, loss: Tensor, net: nn.Module, scaler) -> bool:
+    def _check_finite(self, loss: Tensor, net: nn.Module, scaler) -> bool:
         """True when the loss and (unless a GradScaler handles overflow) gradients are finite."""
         finite = bool(torch.isfinite(loss))
         if finite and not scaler.is_enabled():
             grads = [p.grad for p in net.parameters() if p.grad is not None]
             if grads:
                 finite = bool(torch.isfinite(torch.stack([g.detach().float().norm() for g in grads]).sum()))
-        if finite:
-            return True
-        self.nonfinite_total += 1
-        if self.cfg.nonfinite == "stop":
-            raise NonFiniteError(
-                f"non-finite {name} (loss={float(loss):.4g}) at step {self.step}; the last good checkpoint is "
-                f"{self.run_dir / 'checkpoints' / 'last.ckpt'}; lower the learning rate, set trainer.grad_clip, "
-                f"or trainer.nonfinite=skip"
-            )
-        return False
+        return finite
+
+    def _last_good_checkpoint(self) -> str:
+        """Where a stopped run can be resumed from (nothing is written after a non-finite step)."""
+        last = self.run_dir / "checkpoints" / "last.ckpt"
+        return f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
 
     def _update(self, name: str, loss: Tensor, net: nn.Module, opt, scaler) -> bool:
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
-        finite = self._check_finite(name, loss, net, scaler)
-        if not distributed.all_true(finite, self.dist, self.device):  # every rank skips together
+        finite = self._check_finite(loss, net, scaler)
+        if not distributed.all_true(finite, self.dist, self.device):  # every rank skips or stops together
+            self.nonfinite_total += 1
+            if self.cfg.nonfinite == "stop":
+                value = float(loss.detach())
+                what = f"{name} {value:.4g}" if not math.isfinite(value) else f"gradient of the {name}"
+                raise NonFiniteError(
+                    f"non-finite {what} at step {self.step + 1}; {self._last_good_checkpoint()}; lower the "
+                    f"learning rate, set trainer.grad_clip, or trainer.nonfinite=skip"
+                )
             opt.zero_grad(set_to_none=True)
             return False
         if self.cfg.grad_clip is not None:
@@ -245,11 +275,11 @@ class Trainer:
                 self.ema.update(self.G)
         else:
             self.nonfinite_in_a_row += 1
-            if self.nonfinite_in_a_row > self.cfg.max_nonfinite_skips:
+            if self.nonfinite_in_a_row >= self.cfg.max_nonfinite_skips:
                 raise NonFiniteError(
-                    f"{self.nonfinite_in_a_row} non-finite steps in a row up to step {self.step} "
-                    f"(trainer.max_nonfinite_skips={self.cfg.max_nonfinite_skips}); lower the learning rate "
-                    f"or set trainer.grad_clip"
+                    f"{self.nonfinite_in_a_row} non-finite steps in a row, the last at step {self.step + 1} "
+                    f"(trainer.max_nonfinite_skips={self.cfg.max_nonfinite_skips}); "
+                    f"{self._last_good_checkpoint()}; lower the learning rate or set trainer.grad_clip"
                 )
         self.step += 1
         return logs
@@ -280,10 +310,13 @@ class Trainer:
             "wandb_run_id": self.tracker.run_id,
             "best_metric": self.best_metric,
             "nonfinite_total": self.nonfinite_total,
+            "nonfinite_in_a_row": self.nonfinite_in_a_row,
         }
 
     def load_state_dict(self, state: dict) -> None:
         try:
+            for key in ("scaler_g", "scaler_d", "rng", "step"):
+                state[key]  # noqa: B018 - a checkpoint missing them cannot resume; fail before changing anything
             self.G.load_state_dict(state["generator"])
             self.D.load_state_dict(state["discriminator"])
             if self.ema is not None:
@@ -296,9 +329,10 @@ class Trainer:
                 if scheduler is not None and saved is not None:
                     scheduler.load_state_dict(saved)
         except (RuntimeError, KeyError, ValueError) as err:
+            lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()] or [repr(err)]
+            detail = lines[1] if len(lines) > 1 else lines[0]  # torch's first line only names the class
             raise UserError(
-                f"checkpoint does not fit this config ({str(err).strip().splitlines()[0]}); resume with the "
-                f"config the run was started with"
+                f"checkpoint does not fit this config ({detail}); resume with the config the run was started with"
             ) from err
         self.scaler_g.load_state_dict(state["scaler_g"])
         self.scaler_d.load_state_dict(state["scaler_d"])
@@ -312,6 +346,7 @@ class Trainer:
         self.step = int(state["step"])
         self.best_metric = state.get("best_metric")
         self.nonfinite_total = int(state.get("nonfinite_total", 0))
+        self.nonfinite_in_a_row = int(state.get("nonfinite_in_a_row", 0))
 
     def save(self, periodic: bool = True) -> Path:
         """Write last.ckpt (and a periodic step_*.ckpt); under DDP only rank 0 writes."""
@@ -322,6 +357,7 @@ class Trainer:
             paths.insert(0, ckpt_dir / f"step_{self.step:07d}.ckpt")
         state = self.state_dict()
         if self.dist.is_main:
+            remove_stale_temp_files(ckpt_dir)
             save_checkpoint(state, *paths)
             if periodic:
                 self._prune_checkpoints(ckpt_dir)
@@ -337,7 +373,7 @@ class Trainer:
         if not self.dist.is_main:
             return None
         G = self.sampling_generator
-        with sampling_mode(G, self.cfg.sample_mode):
+        with preserved_rng(), sampling_mode(G, self.cfg.sample_mode):
             with self.precision.autocast():
                 fake = G(self.fixed_z, self.preview.cond)
         images = self.data.preview_images(fake.float(), self.preview)
@@ -350,7 +386,8 @@ class Trainer:
     def _maybe_evaluate(self, record: dict) -> None:
         if not self.evaluator or not self.cfg.eval_every or self.step % self.cfg.eval_every or not self.dist.is_main:
             return
-        metrics = self.evaluator(self)
+        with preserved_rng():
+            metrics = self.evaluator(self)
         record.update(metrics)
 
     def _mean_over_ranks(self, sums: dict[str, float], count: int) -> dict[str, float]:
@@ -363,7 +400,13 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
+        if self._stop_signal is not None:  # asked twice: stop now, without the checkpoint
+            raise KeyboardInterrupt(f"{signal.Signals(signum).name} received twice")
         self._stop_signal = signum
+        print(
+            f"{signal.Signals(signum).name}: saving a checkpoint after this step (send it again to stop at once)",
+            file=sys.stderr,
+        )
 
     @contextlib.contextmanager
     def _signals_saved_at_step_boundary(self):
@@ -419,8 +462,9 @@ class Trainer:
                     path = self.save(periodic=False)
                     bar.close()
                     raise StopRequested(
-                        f"stopped by {signal.Signals(self._stop_signal).name} at step {self.step}; checkpoint "
-                        f"{path}; continue with trainer.resume={path}"
+                        f"stopped by {signal.Signals(self._stop_signal).name} at step {self.step}; checkpoint {path}; "
+                        f"continue with the same overrides plus trainer.resume=auto hydra.run.dir={self.run_dir}",
+                        self._stop_signal,
                     )
         bar.close()
         if self.step % self.cfg.sample_every != 0:
