@@ -112,6 +112,20 @@ def test_label_interpolation_keeps_z_and_ends_at_the_two_classes():
         interpolate_labels(NoHookConditionalGenerator(), pairs=1, steps=3, method="lerp", seed=0, device=CPU)
 
 
+def test_the_model_zoo_conditional_generators_provide_the_embedding_hook():
+    from gan_lab.models.conditional import ConditionalDCGANGenerator, ConditionalMLPGenerator
+
+    torch.manual_seed(0)
+    for G in (ConditionalMLPGenerator(latent_dim=8, image_size=8, num_classes=3, embed_dim=4, hidden=(16,)),
+              ConditionalDCGANGenerator(latent_dim=8, image_size=8, num_classes=3, embed_dim=4, base_width=4)):
+        G.eval()
+        strips = interpolate_labels(G, pairs=2, steps=3, method="lerp", seed=1, device=CPU)
+        z = latents(2, 8, 1, CPU)
+        with torch.no_grad():
+            assert torch.equal(strips[1, 0], G(z[1:], torch.tensor([1]))[0])  # pair 1: class 1 -> class 2
+            assert torch.equal(strips[1, -1], G(z[1:], torch.tensor([2]))[0])
+
+
 def test_slerp_between_unit_vectors_stays_on_the_sphere_at_even_angles():
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(2, 16, generator=gen, dtype=torch.float64)

@@ -200,7 +200,9 @@ class PairedImages(ImageData):
     # -- ImageData interface ------------------------------------------------------
     def _load(self) -> None:
         self.sources, self.images = self.load_pairs(self.split, self.load_size)
-        self.source = f"{self.root} [{self._layout()}, {self.split}, {self.direction}]"
+
+    def describe(self) -> str:  # also before loading: evaluation reads other splits without setup()
+        return f"{self.name} ({self.root} [{self._layout()}, {self.split}, {self.direction}])"
 
     def _check_loaded(self) -> None:
         expected = (self.channels, self.load_size, self.load_size)
