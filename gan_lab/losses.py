@@ -119,3 +119,80 @@ class Pix2PixLoss(BCELoss):
         l1 = F.l1_loss(fake.float(), real.float())
         loss = gan + self.lambda_l1 * l1
         return loss, {"g_loss": loss.detach(), "g_gan": gan.detach(), "g_l1": l1.detach()}
+
+
+def input_gradient_norm(D: nn.Module, x: Tensor, cond: Tensor | None, eps: float = 1e-12) -> Tensor:
+    """Per-sample L2 norm of dD(x)/dx over all of C, H, W, differentiable (for penalties), in fp32.
+
+    Autocast is switched off: the penalty is a second-order term and bf16/fp16
+    gradients are too coarse for it. `eps` inside the square root keeps the
+    backward finite when the gradient is exactly zero (d sqrt(s)/ds is infinite
+    at s = 0, which would turn every weight gradient into NaN).
+    """
+    x = x.detach().float().requires_grad_(True)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        scores = D(x, cond).float()
+    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).add(eps).sqrt()
+
+
+class WassersteinGPLoss(AdversarialLoss):
+    """WGAN-GP (Gulrajani et al. 2017): critic maximises E[D(real)] - E[D(fake)], with
+    lambda * E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates x_hat = a real + (1 - a) fake.
+
+    The weight `a` is drawn per sample and the norm is taken per sample over
+    all of C, H, W, as in the paper's Algorithm 1. Logs the Wasserstein estimate
+    E[D(real)] - E[D(fake)] (it should fall towards 0 as G improves) and the penalty.
+    """
+
+    def __init__(self, gp_weight: float = 10.0):
+        if gp_weight < 0:
+            raise UserError(f"loss.gp_weight must be >= 0, got {gp_weight}")
+        self.gp_weight = gp_weight
+
+    def gradient_penalty(self, D: nn.Module, real: Tensor, fake: Tensor, cond: Tensor | None) -> Tensor:
+        shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+        a = torch.rand(shape, device=real.device, dtype=torch.float32)
+        interpolates = a * real.detach().float() + (1 - a) * fake.detach().float()
+        return (input_gradient_norm(D, interpolates, cond) - 1).pow(2).mean()
+
+    def discriminator_loss(self, D, real, fake, cond):
+        wasserstein = D(real, cond).float().mean() - D(fake, cond).float().mean()
+        gp = self.gradient_penalty(D, real, fake, cond) if self.gp_weight else torch.zeros((), device=real.device)
+        loss = -wasserstein + self.gp_weight * gp
+        logs = {"d_loss": loss.detach(), "wasserstein": wasserstein.detach(), "gp": gp.detach()}
+        return loss, logs
+
+    def generator_loss(self, D, fake, cond, real):
+        loss = -D(fake, cond).float().mean()
+        return loss, {"g_loss": loss.detach()}
+
+
+class R1BCELoss(AdversarialLoss):
+    """Non-saturating logistic loss with the R1 penalty (Mescheder et al. 2018), StyleGAN's objective:
+    D adds r1_gamma / 2 * E[||grad D(real)||^2] on real images only."""
+
+    def __init__(self, r1_gamma: float = 10.0):
+        if r1_gamma < 0:
+            raise UserError(f"loss.r1_gamma must be >= 0, got {r1_gamma}")
+        self.r1_gamma = r1_gamma
+
+    def discriminator_loss(self, D, real, fake, cond):
+        real_logits = D(real, cond).float()
+        fake_logits = D(fake, cond).float()
+        # softplus(-x) = -log sigmoid(x), softplus(x) = -log(1 - sigmoid(x)): BCE with targets 1 and 0.
+        loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+        logs = {
+            "d_loss": loss.detach(),
+            "d_real": torch.sigmoid(real_logits).mean().detach(),
+            "d_fake": torch.sigmoid(fake_logits).mean().detach(),
+        }
+        if self.r1_gamma:
+            r1 = input_gradient_norm(D, real, cond).pow(2).mean()
+            loss = loss + 0.5 * self.r1_gamma * r1
+            logs["r1"] = r1.detach()
+        return loss, logs
+
+    def generator_loss(self, D, fake, cond, real):
+        loss = F.softplus(-D(fake, cond).float()).mean()  # non-saturating: -log D(G(z))
+        return loss, {"g_loss": loss.detach()}
