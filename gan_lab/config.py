@@ -20,7 +20,7 @@ class TrainerConfig:
     n_critic: int = 1
     ema_decay: float = 0.0  # 0 = no EMA of G
     device: str = "auto"  # auto | cpu | cuda[:N]
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (fp16: CUDA only)
+    precision: str = "fp32"  # auto | fp32 | bf16 | fp16 (fp16: CUDA only); auto is resolved at start
     channels_last: bool = False
     num_threads: int = 0  # torch CPU threads; 0 = leave torch's default
     log_every: int = 50

@@ -32,6 +32,10 @@ TINY = [
     "trainer.num_samples=16",
     "trainer.progress_bar=false",
     "trainer.device=cpu",
+    # fp32 numerics for the tiny tests (the dcgan_mnist recipe runs bf16 where the CPU has it);
+    # tests of the fast path set trainer.precision / channels_last themselves.
+    "trainer.precision=fp32",
+    "trainer.channels_last=false",
 ]
 
 

@@ -20,7 +20,7 @@ from gan_lab.errors import UserError
 from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training import distributed
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
-from gan_lab.training.precision import resolve_device
+from gan_lab.training.precision import resolve_device, resolve_precision
 from gan_lab.training.schedules import build_scheduler_factories
 from gan_lab.training.trainer import StopRequested, Trainer
 
@@ -152,6 +152,8 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
     if ctx.is_main:
         # resume=auto with no checkpoint starts the run over (e.g. it was killed before its first checkpoint).
         refuse_to_overwrite(run_dir, overwrite or trainer_cfg.resume == "auto", resume_path)
+    # precision=auto becomes the precision actually used, so the run config (and every metric) records it.
+    trainer_cfg.precision = resolve_precision(trainer_cfg.precision, device)
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     config_dict["trainer"] = OmegaConf.to_container(trainer_cfg, resolve=True)
     config_dict["trainer"]["world_size"] = ctx.world_size  # global batch = batch_size x world_size

@@ -167,6 +167,7 @@ class Trainer:
         # Latents come from their own generator, drawn for the global batch and sliced per rank,
         # so a DDP run sees the same z as one process with the same global batch.
         self.z_generator = torch.Generator(device=device).manual_seed(seed)
+        self._aug_generator = torch.Generator()  # re-seeded per batch, so augmentation is a function of the batch
 
     # -- pieces of a step ---------------------------------------------------
     def _fixed_latents(self, n: int) -> Tensor | None:
@@ -196,18 +197,18 @@ class Trainer:
         return perm[start : start + self.batch_size]
 
     def _batch(self, batch_number: int) -> Batch:
-        aug = torch.Generator().manual_seed((self.seed * 7_919 + batch_number) * 64 + self.dist.rank)
+        aug = self._aug_generator.manual_seed((self.seed * 7_919 + batch_number) * 64 + self.dist.rank)
         batch = self.data.get_batch(self.batch_indices(batch_number), aug)
         return batch.to(self.device, self.memory_format)
 
     def _check_finite(self, loss: Tensor, net: nn.Module, scaler) -> bool:
         """True when the loss and (unless a GradScaler handles overflow) gradients are finite."""
-        finite = bool(torch.isfinite(loss))
-        if finite and not scaler.is_enabled():
-            grads = [p.grad for p in net.parameters() if p.grad is not None]
-            if grads:
-                finite = bool(torch.isfinite(torch.stack([g.detach().float().norm() for g in grads]).sum()))
-        return finite
+        finite = torch.isfinite(loss.detach())
+        if not scaler.is_enabled():
+            grads = [p.grad.detach() for p in net.parameters() if p.grad is not None]
+            if grads:  # one fused norm per gradient, one host sync for the whole check
+                finite = finite & torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()
+        return bool(finite)
 
     def _last_good_checkpoint(self) -> str:
         """Where a stopped run can be resumed from (nothing is written after a non-finite step)."""
@@ -428,7 +429,7 @@ class Trainer:
 
         self.G.train()
         self.D.train()
-        sums: dict[str, float] = {}
+        sums: dict[str, Tensor] = {}
         count = 0
         last_record: dict = {}
         t_last, step_last = time.perf_counter(), self.step
@@ -438,14 +439,16 @@ class Trainer:
             while self.step < self.max_steps:
                 logs = self.train_step()
                 for k, v in logs.items():
-                    sums[k] = sums.get(k, 0.0) + float(v)
+                    # Summed as tensors: no host sync per step on a GPU; read once per log_every.
+                    v = torch.as_tensor(v).detach().double()
+                    sums[k] = sums[k] + v if k in sums else v
                 count += 1
                 bar.update(1)
                 if self.step % self.cfg.log_every == 0 or self.step == self.max_steps:
                     now = time.perf_counter()
                     images = (self.step - step_last) * self.batch_size * self.cfg.n_critic
                     record = {"step": self.step, "epoch": self.step * self.cfg.n_critic / self.batches_per_epoch}
-                    record.update(self._mean_over_ranks(sums, count))
+                    record.update(self._mean_over_ranks({k: float(v) for k, v in sums.items()}, count))
                     record["img_per_s"] = images * self.dist.world_size / max(now - t_last, 1e-9)
                     self._maybe_evaluate(record)
                     self.tracker.log(record)
