@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lab.build import build_data, build_loss, build_models, build_optimizers, check_compatible
 from gan_lab.config import validate_optimizer, validate_trainer
 from gan_lab.errors import UserError
+from gan_lab.evaluation.in_training import build_evaluator
 from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
 from gan_lab.training.precision import resolve_device
@@ -64,7 +65,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     try:
         trainer = Trainer(
             trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
-            int(cfg.seed), config_dict,
+            int(cfg.seed), config_dict, evaluator=build_evaluator(cfg, data, trainer_cfg.eval_every),
         )
         if state is not None:
             trainer.load_state_dict(state)

@@ -297,11 +297,24 @@ class Trainer:
         self.tracker.log_image(self.step, "samples", path)
         return path
 
+    def _evaluation_due(self) -> bool:
+        return bool(self.evaluator and self.cfg.eval_every and self.step % self.cfg.eval_every == 0)
+
     def _maybe_evaluate(self, record: dict) -> None:
-        if not self.evaluator or not self.cfg.eval_every or self.step % self.cfg.eval_every:
+        """Add the evaluator's metrics to record; keep best.ckpt by the one it monitors (lower is better
+        unless evaluator.higher_is_better)."""
+        if not self._evaluation_due():
             return
         metrics = self.evaluator(self)
         record.update(metrics)
+        key = getattr(self.evaluator, "monitor", None)
+        if key is None or key not in metrics:
+            return
+        value = float(metrics[key])
+        sign = -1.0 if getattr(self.evaluator, "higher_is_better", False) else 1.0
+        if self.best_metric is None or sign * value < sign * self.best_metric:
+            self.best_metric = value
+            save_checkpoint(self.state_dict(), self.run_dir / "checkpoints" / "best.ckpt")
 
     # -- the loop ---------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
@@ -353,6 +366,10 @@ class Trainer:
                     last_record = record
                     sums, count = {}, 0
                     t_last, step_last = time.perf_counter(), self.step
+                elif self._evaluation_due():  # eval_every need not be a multiple of log_every
+                    record = {"step": self.step, "epoch": self.step * self.cfg.n_critic / self.batches_per_epoch}
+                    self._maybe_evaluate(record)
+                    self.tracker.log(record)
                 if self.step % self.cfg.sample_every == 0:
                     self.save_samples()
                 if self.step % self.cfg.checkpoint_every == 0:
