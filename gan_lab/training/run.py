@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from gan_lab.config import validate_optimizer, validate_trainer
 from gan_lab.errors import UserError
 from gan_lab.evaluation.in_training import build_evaluator
 from gan_lab.tracking import Tracker, truncate_metrics
+from gan_lab.training import distributed
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
 from gan_lab.training.precision import resolve_device
 from gan_lab.training.trainer import StopRequested, Trainer
@@ -40,17 +42,31 @@ def refuse_to_overwrite(run_dir: Path, overwrite: bool) -> None:
         )
 
 
+def shared_run_dir(run_dir: Path, ctx: distributed.DistContext) -> Path:
+    """Under DDP every rank writes into rank 0's run dir (Hydra may have stamped another second)."""
+    main_dir = Path(distributed.broadcast_object(str(run_dir), ctx))
+    if main_dir != run_dir and run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", "train.log"}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return main_dir
+
+
 def train(cfg: DictConfig, run_dir: str | Path) -> dict:
-    run_dir = Path(run_dir)
     trainer_cfg = validate_trainer(cfg.trainer)
     validate_optimizer(cfg.optimizer)
-    resume_path = resolve_resume(trainer_cfg.resume, run_dir)
-    if resume_path is None:
-        refuse_to_overwrite(run_dir, bool(cfg.get("overwrite", False)))
     if trainer_cfg.num_threads:
         torch.set_num_threads(trainer_cfg.num_threads)
-    device = resolve_device(trainer_cfg.device)
-    seed_everything(int(cfg.seed))
+    ctx, device = distributed.init_distributed(trainer_cfg.strategy, resolve_device(trainer_cfg.device))
+    try:
+        return _train(cfg, trainer_cfg, shared_run_dir(Path(run_dir), ctx), ctx, device)
+    finally:
+        distributed.shutdown()
+
+
+def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device: torch.device) -> dict:
+    resume_path = resolve_resume(trainer_cfg.resume, run_dir)
+    if resume_path is None and ctx.is_main:
+        refuse_to_overwrite(run_dir, bool(cfg.get("overwrite", False)))
+    seed_everything(int(cfg.seed) + ctx.rank)  # per-rank streams (dropout, augmentation); z is global
 
     data = build_data(cfg).setup()
     generator, discriminator = build_models(cfg)
@@ -61,25 +77,34 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     state = load_checkpoint(resume_path) if resume_path else None
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     config_dict["trainer"] = OmegaConf.to_container(trainer_cfg, resolve=True)
-    tracker = Tracker(run_dir, cfg.get("logger"), config_dict, run_id=state.get("wandb_run_id") if state else None)
+    config_dict["trainer"]["world_size"] = ctx.world_size  # global batch = batch_size x world_size
+    wandb_id = state.get("wandb_run_id") if state else None
+    logger_cfg = cfg.get("logger") if ctx.is_main else None
+    tracker = Tracker(run_dir, logger_cfg, config_dict, run_id=wandb_id, enabled=ctx.is_main)
     try:
         trainer = Trainer(
             trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
-            int(cfg.seed), config_dict, evaluator=build_evaluator(cfg, data, trainer_cfg.eval_every),
+            int(cfg.seed), config_dict, dist_ctx=ctx,
+            evaluator=build_evaluator(cfg, data, trainer_cfg.eval_every),  # called on rank 0 only
         )
         if state is not None:
             trainer.load_state_dict(state)
-            truncate_metrics(tracker.metrics_path, trainer.step)
-            print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
-        print(
-            f"run dir {run_dir} | data {data.describe()}, {len(data)} images | device {device} | "
-            f"precision {trainer_cfg.precision} | {trainer.max_steps} steps of batch {trainer_cfg.batch_size}",
-            file=sys.stderr,
-        )
+            if ctx.is_main:
+                truncate_metrics(tracker.metrics_path, trainer.step)
+                print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
+        if ctx.is_main:
+            world = f" x {ctx.world_size} processes" if ctx.enabled else ""
+            print(
+                f"run dir {run_dir} | data {data.describe()}, {len(data)} images | device {device} | "
+                f"precision {trainer_cfg.precision} | {trainer.max_steps} steps of batch "
+                f"{trainer_cfg.batch_size}{world}",
+                file=sys.stderr,
+            )
         try:
             record = trainer.fit()
         except StopRequested as stop:
-            print(str(stop), file=sys.stderr)
+            if ctx.is_main:
+                print(str(stop), file=sys.stderr)
             record = {"stopped_at": trainer.step}
     finally:
         tracker.finish()
