@@ -99,7 +99,8 @@ def train_classifier(
 
 
 def load_or_train_classifier(
-    data, cache_dir: str | os.PathLike, epochs: int = 2, width: int = 32, seed: int = 0, test_split: str = "test"
+    data, cache_dir: str | os.PathLike, epochs: int = 2, width: int = 32, seed: int = 0, test_split: str = "test",
+    batch_size: int = 128, lr: float = 1e-3,
 ) -> tuple[SmallClassifier, dict]:
     """The dataset's classifier from <cache_dir>/classifiers, training it the first time.
 
@@ -109,11 +110,13 @@ def load_or_train_classifier(
     data.setup()
     n_train = len(data)
     shape = f"{data.channels}x{data.image_size}x{data.image_size}"
-    path = Path(cache_dir) / "classifiers" / f"{data.name}-{shape}-n{n_train}-w{width}-e{epochs}-s{seed}.pt"
+    path = Path(cache_dir) / "classifiers" / f"{data.name}-{shape}-n{n_train}-w{width}-e{epochs}-b{batch_size}-lr{lr:g}-s{seed}.pt"
 
     def compute():
         start = time.perf_counter()
-        model = train_classifier(data.images, data.labels, data.num_classes, epochs=epochs, width=width, seed=seed)
+        model = train_classifier(
+            data.images, data.labels, data.num_classes, epochs, batch_size, width, lr=lr, seed=seed
+        )
         test_images, test_labels = data.reference_images(test_split), data.reference_labels(test_split)
         preds, _ = predict(model, test_images)
         return {

@@ -43,19 +43,21 @@ class FeatureNetwork:
     logits_layer: str | None  # features for IS (None: the network has no classifier head)
     weights_path: str | None = None
     weights_sha256: str | None = None
+    input_size: int = 299  # images are resized to input_size x input_size before the network
     extractor_kwargs: dict = field(default_factory=dict)
 
     @property
     def cache_id(self) -> str:
         """Distinguishes cached reference features of different networks and weights."""
         digest = (self.weights_sha256 or "default-weights")[:16]
-        return f"{self.kind}-{digest}"
+        return f"{self.kind}-{digest}-{self.input_size}px"
 
     def describe(self) -> dict:
         return {
             "name": self.kind,
             "torch_fidelity_name": self.registry_name,
             "layer": self.pool_layer,
+            "input_size": self.input_size,
             "weights_path": self.weights_path,
             "weights_sha256": self.weights_sha256,
         }
@@ -82,7 +84,7 @@ def register_torchscript_extractor(path: str | os.PathLike, input_size: int = 29
     path = str(Path(path).resolve())
     digest = sha256_of(path)
     name = f"torchscript-{digest[:16]}-{input_size}"
-    network = FeatureNetwork(name, "torchscript", "pool", None, path, digest)
+    network = FeatureNetwork(name, "torchscript", "pool", None, path, digest, input_size)
     if name in FEATURE_EXTRACTORS_REGISTRY:
         return network
 
@@ -120,7 +122,11 @@ def register_torchscript_extractor(path: str | os.PathLike, input_size: int = 29
     return network
 
 
-def resolve_feature_network(kind: str = "auto", weights_path: str | None = None) -> FeatureNetwork:
+def resolve_feature_network(
+    kind: str = "auto", weights_path: str | None = None, input_size: int = 299
+) -> FeatureNetwork:
+    """The feature network a config asks for; input_size applies to TorchScript networks (the FID Inception
+    expects 299; tests use small sizes)."""
     if weights_path is not None and not Path(weights_path).is_file():
         raise UserError(f"fidelity.feature_extractor_weights_path={weights_path}: no such file")
     if kind == "auto":
@@ -131,7 +137,7 @@ def resolve_feature_network(kind: str = "auto", weights_path: str | None = None)
                 "fidelity.feature_extractor=torchscript needs fidelity.feature_extractor_weights_path=<file.pt> "
                 "(a TorchScript FID Inception)"
             )
-        return register_torchscript_extractor(weights_path)
+        return register_torchscript_extractor(weights_path, input_size)
     if kind == "inception-v3-compat":
         digest = sha256_of(weights_path) if weights_path else None
         kwargs = {"feature_extractor_weights_path": str(weights_path)} if weights_path else {}

@@ -1,4 +1,4 @@
-"""The cheap metric a run computes every trainer.eval_every steps (config group `metrics`).
+"""The cheap metric a run computes every trainer.eval_every steps (config group `eval_metric`).
 
 The trainer calls the evaluator with itself; the returned dict is logged to
 metrics.jsonl / W&B, and the value named by `evaluator.monitor` decides which
@@ -27,7 +27,7 @@ class TrainingEvaluator:
 
     def __init__(self, cfg: DictConfig, data, cache_dir: str | Path):
         if cfg.name not in IN_TRAINING_METRICS:
-            raise UserError(f"metrics.name must be one of {', '.join(IN_TRAINING_METRICS)}, got {cfg.name!r}")
+            raise UserError(f"eval_metric.name must be one of {', '.join(IN_TRAINING_METRICS)}, got {cfg.name!r}")
         self.cfg = cfg
         self.data = data
         self.cache_dir = Path(cache_dir)
@@ -44,7 +44,7 @@ class TrainingEvaluator:
             )
         if self.cfg.name == "fid" and self._network is None:
             f = self.cfg.fidelity
-            self._network = resolve_feature_network(f.feature_extractor, f.feature_extractor_weights_path)
+            self._network = resolve_feature_network(f.feature_extractor, f.feature_extractor_weights_path, f.input_size)
             images = self.data.reference_images(self.cfg.reference)
             key = reference_key(self.data, self.cfg.reference, images)
             self._reference, _ = reference_features(lambda: images, key, self._network, self.cache_dir, f.batch_size)
@@ -75,7 +75,7 @@ class TrainingEvaluator:
 
 def build_evaluator(cfg: DictConfig, data, eval_every: int) -> TrainingEvaluator | None:
     """The run's evaluator, or None when trainer.eval_every is 0 or no metric is configured."""
-    metrics_cfg = cfg.get("metrics")
+    metrics_cfg = cfg.get("eval_metric")
     if not eval_every or metrics_cfg is None or metrics_cfg.get("name") in (None, "none"):
         return None
     return TrainingEvaluator(metrics_cfg, data, cfg.paths.cache_dir)

@@ -79,7 +79,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> tuple[dict, Path]:
     wanted_fidelity = [m for m in metrics if m in FIDELITY_METRICS]
     if wanted_fidelity:
         f = cfg.fidelity
-        network = resolve_feature_network(f.feature_extractor, f.feature_extractor_weights_path)
+        network = resolve_feature_network(f.feature_extractor, f.feature_extractor_weights_path, f.input_size)
         start = time.perf_counter()
         ref, hit = reference_features(
             reference_images, reference_key(data, cfg.reference, reference_images()), network, cache_dir, f.batch_size
