@@ -21,7 +21,8 @@ CLASSIFIER = ["eval_metric.classifier.epochs=1", "eval_metric.classifier.width=4
 def tiny_run(tmp_path_factory):
     """A 4-step run that evaluates every 2 steps with the classifier FID."""
     root = tmp_path_factory.mktemp("evalrun")
-    cfg = compose([*SYNTHETIC, *CLASSIFIER, "trainer.eval_every=2", "eval_metric.num_samples=16", f"paths.cache_dir={root}/c"])
+    overrides = ["trainer.eval_every=2", "eval_metric.num_samples=16", f"paths.cache_dir={root}/c"]
+    cfg = compose([*SYNTHETIC, *CLASSIFIER, *overrides])
     train(cfg, root / "run")
     return root
 

@@ -110,7 +110,8 @@ def load_or_train_classifier(
     data.setup()
     n_train = len(data)
     shape = f"{data.channels}x{data.image_size}x{data.image_size}"
-    path = Path(cache_dir) / "classifiers" / f"{data.name}-{shape}-n{n_train}-w{width}-e{epochs}-b{batch_size}-lr{lr:g}-s{seed}.pt"
+    recipe = f"w{width}-e{epochs}-b{batch_size}-lr{lr:g}-s{seed}"
+    path = Path(cache_dir) / "classifiers" / f"{data.name}-{shape}-n{n_train}-{recipe}.pt"
 
     def compute():
         start = time.perf_counter()
