@@ -72,6 +72,10 @@ def test_evaluation_json_holds_every_value_and_its_protocol(tiny_run):
     again, _ = evaluate_checkpoint(eval_cfg(tiny_run, "metrics=[fid]", "name=again"))
     assert again["metrics"]["fid"]["reference_cache_hit"] is True
     assert again["metrics"]["fid"]["value"] == fid["value"]  # same seed, same samples
+    subset, _ = evaluate_checkpoint(eval_cfg(tiny_run, "metrics=[fid,classifier]", "reference_size=30", "name=sub"))
+    assert subset["protocol"]["reference"]["size"] == 30
+    assert subset["metrics"]["fid"]["reference_cache_hit"] is False  # another reference set, another cache entry
+    assert subset["metrics"]["classifier_fid"]["reference_size"] == 30
 
 
 def test_unknown_metric_is_a_user_error(tiny_run):

@@ -166,14 +166,15 @@ def class_accuracy(preds: Tensor, requested: Tensor, num_classes: int) -> dict:
 
 
 def reference_classifier_stats(
-    model: SmallClassifier, info: dict, data, split: str, cache_dir: str | os.PathLike
+    model: SmallClassifier, info: dict, data, split: str, cache_dir: str | os.PathLike, size: int | None = None
 ) -> tuple[dict, bool]:
-    """Gaussian statistics of the reference split in the classifier's feature space, cached."""
+    """Gaussian statistics of the reference split (its first `size` images; None = all) in the classifier's
+    feature space, cached."""
     classifier_id = Path(info["path"]).stem
-    path = Path(cache_dir) / "reference_features" / f"classifier-{classifier_id}-{split}.pt"
+    path = Path(cache_dir) / "reference_features" / f"classifier-{classifier_id}-{split}-n{size or 'all'}.pt"
 
     def compute():
-        images = data.reference_images(split)
+        images = data.reference_images(split)[:size]
         _, feats = predict(model, images)
         return gaussian_statistics(feats)
 
@@ -182,11 +183,11 @@ def reference_classifier_stats(
 
 def classifier_metrics(
     generated: Tensor, requested_labels: Tensor | None, model: SmallClassifier, info: dict, data, split: str,
-    cache_dir: str | os.PathLike, min_share: float = 0.1,
+    cache_dir: str | os.PathLike, min_share: float = 0.1, reference_size: int | None = None,
 ) -> dict[str, dict]:
     """classifier_fid plus class_accuracy (conditional G) or mode_coverage (unconditional G)."""
     preds, feats = predict(model, generated)
-    ref_stats, hit = reference_classifier_stats(model, info, data, split, cache_dir)
+    ref_stats, hit = reference_classifier_stats(model, info, data, split, cache_dir, reference_size)
     warnings = []
     if generated.shape[0] < feats.shape[1]:
         warnings.append(f"classifier FID from {generated.shape[0]} < {feats.shape[1]} samples is biased upward")
@@ -195,6 +196,7 @@ def classifier_metrics(
             "value": frechet_distance(gaussian_statistics(feats), ref_stats),
             "features": f"hidden layer ({feats.shape[1]}-d) of the cached classifier",
             "reference_cache_hit": hit,
+            "reference_size": ref_stats["n"],
             "warnings": warnings,
         }
     }

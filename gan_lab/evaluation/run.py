@@ -54,6 +54,8 @@ def _timed(fn):
 def evaluate_checkpoint(cfg: DictConfig) -> tuple[dict, Path]:
     metrics = list(cfg.metrics)
     check_metric_names(metrics)
+    if cfg.reference_size is not None and cfg.reference_size <= 1:
+        raise UserError(f"reference_size must be null (the whole split) or at least 2, got {cfg.reference_size}")
     if cfg.num_samples <= 1:
         raise UserError(f"num_samples must be at least 2, got {cfg.num_samples}")
     if cfg.num_threads:
@@ -72,7 +74,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> tuple[dict, Path]:
 
     def reference_images():
         if "images" not in reference_cache:
-            reference_cache["images"] = data.reference_images(cfg.reference)
+            reference_cache["images"] = data.reference_images(cfg.reference)[: cfg.reference_size]
         return reference_cache["images"]
 
     results: dict[str, dict] = {}
@@ -102,7 +104,9 @@ def evaluate_checkpoint(cfg: DictConfig) -> tuple[dict, Path]:
         c = cfg.classifier
         start = time.perf_counter()
         model, info = load_or_train_classifier(data, cache_dir, epochs=c.epochs, width=c.width)
-        values = classifier_metrics(generated, labels, model, info, data, cfg.reference, cache_dir, c.min_share)
+        values = classifier_metrics(
+            generated, labels, model, info, data, cfg.reference, cache_dir, c.min_share, cfg.reference_size
+        )
         elapsed = time.perf_counter() - start
         for name, value in values.items():
             value.update(classifier=info, wall_time_s=elapsed)
