@@ -135,6 +135,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> tuple[dict, Path]:
         "labels": "balanced 0..K-1 repeated" if labels is not None else "unconditional",
         "ema": bool(state["used_ema"]),
         "generator_precision": "fp32",
+        "feature_precision": "float32 features; FID statistics and sqrtm in float64",
         "reference": {
             "dataset": data.name,
             "source": data.source,
