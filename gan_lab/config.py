@@ -30,7 +30,7 @@ class TrainerConfig:
     checkpoint_every: int = 1000
     keep_last: int = 3  # periodic checkpoints kept besides last.ckpt
     resume: str | None = None  # None | auto | <path to .ckpt>
-    eval_every: int = 0
+    eval_every: int = 0  # steps between in-training metrics (conf/eval_metric); 0 = off
     grad_clip: float | None = None  # max grad norm for both networks; None = off
     nonfinite: str = "stop"  # stop | skip
     max_nonfinite_skips: int = 10  # nonfinite=skip: stop when this many steps in a row were non-finite

@@ -45,3 +45,7 @@ class SyntheticImages(ImageData):
 
     def reference_images(self, split: str = "test") -> torch.Tensor:
         return self._make(self.size, self.seed + 1)[0]
+
+    def reference_labels(self, split: str = "test") -> torch.Tensor:
+        """Labels of reference_images (for classifier metrics)."""
+        return self._make(self.size, self.seed + 1)[1]

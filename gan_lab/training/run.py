@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lab.build import build_data, build_loss, build_models, build_optimizers, check_compatible
 from gan_lab.config import validate_optimizer, validate_seed, validate_trainer
 from gan_lab.errors import UserError
+from gan_lab.evaluation.in_training import build_evaluator
 from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training import distributed
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
@@ -175,6 +176,7 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
         trainer = Trainer(
             trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
             seed, config_dict, dist_ctx=ctx, scheduler_factories=build_scheduler_factories(cfg),
+            evaluator=build_evaluator(cfg, data, trainer_cfg.eval_every),  # called on rank 0 only
         )
         if state is not None:
             trainer.load_state_dict(state)

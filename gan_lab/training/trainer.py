@@ -384,12 +384,30 @@ class Trainer:
         self.tracker.log_image(self.step, "samples", path)
         return path
 
+    def _evaluation_due(self) -> bool:
+        return bool(self.evaluator and self.cfg.eval_every and self.step % self.cfg.eval_every == 0)
+
     def _maybe_evaluate(self, record: dict) -> None:
-        if not self.evaluator or not self.cfg.eval_every or self.step % self.cfg.eval_every or not self.dist.is_main:
+        """Add the evaluator's metrics (computed on rank 0) to record and keep best.ckpt by the one it
+        monitors (lower is better unless evaluator.higher_is_better). Every rank calls this."""
+        if not self._evaluation_due():
             return
-        with preserved_rng():
-            metrics = self.evaluator(self)
-        record.update(metrics)
+        improved = False
+        if self.dist.is_main:
+            with preserved_rng():  # evaluation must not shift the training RNG streams
+                metrics = self.evaluator(self)
+            record.update(metrics)
+            key = getattr(self.evaluator, "monitor", None)
+            if key in metrics:
+                value = float(metrics[key])
+                sign = -1.0 if getattr(self.evaluator, "higher_is_better", False) else 1.0
+                improved = self.best_metric is None or sign * value < sign * self.best_metric
+                if improved:
+                    self.best_metric = value
+        if distributed.any_true(improved, self.dist, self.device):
+            state = self.state_dict()  # collective under DDP
+            if self.dist.is_main:
+                save_checkpoint(state, self.run_dir / "checkpoints" / "best.ckpt")
 
     def _mean_over_ranks(self, sums: dict[str, float], count: int) -> dict[str, float]:
         if not self.dist.enabled:
@@ -456,6 +474,10 @@ class Trainer:
                     last_record = record
                     sums, count = {}, 0
                     t_last, step_last = time.perf_counter(), self.step
+                elif self._evaluation_due():  # eval_every need not be a multiple of log_every
+                    record = {"step": self.step, "epoch": self.step * self.cfg.n_critic / self.batches_per_epoch}
+                    self._maybe_evaluate(record)
+                    self.tracker.log(record)
                 if self.step % self.cfg.sample_every == 0:
                     self.save_samples()
                 if self.step % self.cfg.checkpoint_every == 0:

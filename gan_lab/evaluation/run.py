@@ -1,0 +1,192 @@
+"""evaluate.py: a checkpoint in, numbers with their protocol out (<run dir>/eval/<name>.json and a table)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from gan_lab.build import build_data
+from gan_lab.errors import UserError
+from gan_lab.evaluation.classifier import classifier_metrics, load_or_train_classifier
+from gan_lab.evaluation.common import generate_samples, library_versions
+from gan_lab.evaluation.fidelity import (
+    FIDELITY_METRICS,
+    fidelity_metrics,
+    reference_features,
+    reference_key,
+    resolve_feature_network,
+)
+from gan_lab.evaluation.parzen import DEFAULT_SIGMAS, parzen_evaluate
+from gan_lab.loading import load_generator, run_dir_of
+from gan_lab.training.precision import resolve_device
+
+OTHER_METRICS = ("classifier", "parzen")
+
+
+def check_metric_names(metrics: list[str]) -> None:
+    unknown = [m for m in metrics if m not in FIDELITY_METRICS + OTHER_METRICS]
+    if unknown or not metrics:
+        raise UserError(
+            f"unknown metrics {unknown or metrics}; choose from {', '.join(FIDELITY_METRICS + OTHER_METRICS)}, "
+            f"e.g. metrics=[fid,kid,prc]"
+        )
+
+
+def data_from_checkpoint(ckpt_cfg: DictConfig, data_dir: str | None):
+    """The run's data module; data_dir replaces the dataset root stored in the checkpoint (data moved)."""
+    if data_dir:
+        ckpt_cfg = ckpt_cfg.copy()
+        ckpt_cfg.dataset.root = str(data_dir)
+    return build_data(ckpt_cfg)
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def evaluate_checkpoint(cfg: DictConfig) -> tuple[dict, Path]:
+    metrics = list(cfg.metrics)
+    check_metric_names(metrics)
+    if cfg.reference_size is not None and cfg.reference_size <= 1:
+        raise UserError(f"reference_size must be null (the whole split) or at least 2, got {cfg.reference_size}")
+    if cfg.num_samples <= 1:
+        raise UserError(f"num_samples must be at least 2, got {cfg.num_samples}")
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    t_start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    generator, ckpt_cfg, state = load_generator(cfg.ckpt, use_ema=cfg.ema, device=device)
+    data = data_from_checkpoint(ckpt_cfg, cfg.paths.data_dir)
+    cache_dir = Path(cfg.paths.cache_dir)
+
+    (generated, labels), t_gen = _timed(
+        lambda: generate_samples(generator, cfg.num_samples, cfg.seed, cfg.batch_size, device)
+    )
+    print(f"generated {generated.shape[0]} samples in {t_gen:.1f} s", file=sys.stderr)
+    reference_cache: dict = {}
+
+    def reference_images():
+        if "images" not in reference_cache:
+            reference_cache["images"] = data.reference_images(cfg.reference)[: cfg.reference_size]
+        return reference_cache["images"]
+
+    results: dict[str, dict] = {}
+    wanted_fidelity = [m for m in metrics if m in FIDELITY_METRICS]
+    if wanted_fidelity:
+        f = cfg.fidelity
+        network = resolve_feature_network(f.feature_extractor, f.feature_extractor_weights_path, f.input_size)
+        start = time.perf_counter()
+        ref, hit = reference_features(
+            reference_images, reference_key(data, cfg.reference, reference_images()), network, cache_dir, f.batch_size
+        )
+        t_ref = time.perf_counter() - start
+        values, t_metrics = _timed(
+            lambda: fidelity_metrics(
+                generated, ref, wanted_fidelity, network, f.batch_size, f.kid_subsets, f.kid_subset_size,
+                f.prc_neighborhood, seed=cfg.seed,
+            )
+        )
+        for name, value in values.items():
+            value.update(
+                feature_network=network.describe(),
+                reference_cache_hit=hit,
+                wall_time_s={"reference_features": t_ref, "generated_features_and_metrics": t_metrics},
+            )
+            results[name] = value
+    if "classifier" in metrics:
+        c = cfg.classifier
+        start = time.perf_counter()
+        model, info = load_or_train_classifier(data, cache_dir, epochs=c.epochs, width=c.width)
+        values = classifier_metrics(
+            generated, labels, model, info, data, cfg.reference, cache_dir, c.min_share, cfg.reference_size
+        )
+        elapsed = time.perf_counter() - start
+        for name, value in values.items():
+            value.update(classifier=info, wall_time_s=elapsed)
+            results[name] = value
+    if "parzen" in metrics:
+        p = cfg.parzen
+        data.setup()
+        validation = data.images[-p.validation :]
+        sigmas = tuple(p.sigmas) if p.sigmas else DEFAULT_SIGMAS
+        value, elapsed = _timed(
+            lambda: parzen_evaluate(generated, validation, reference_images(), sigmas, p.batch_size)
+        )
+        value.update(
+            validation_split=f"last {validation.shape[0]} images of the training split",
+            test_split=cfg.reference,
+            wall_time_s=elapsed,
+        )
+        results["parzen"] = value
+
+    ref_size = reference_images().shape[0]
+    protocol = {
+        "checkpoint": str(Path(cfg.ckpt).resolve()),
+        "step": state.get("step"),
+        "num_samples": cfg.num_samples,
+        "seed": cfg.seed,
+        "labels": "balanced 0..K-1 repeated" if labels is not None else "unconditional",
+        "ema": bool(state["used_ema"]),
+        "generator_precision": "fp32",
+        "feature_precision": "float32 features; FID statistics and sqrtm in float64",
+        "reference": {
+            "dataset": data.name,
+            "source": data.source,
+            "split": cfg.reference,
+            "size": ref_size,
+            "shape": f"{data.channels}x{data.image_size}x{data.image_size}",
+            "channels_for_feature_networks": "grey repeated to 3" if data.channels == 1 else "as stored",
+        },
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "libraries": library_versions(),
+        "wall_time_s": {"sampling": t_gen, "total": time.perf_counter() - t_start},
+    }
+    report = {"metrics": results, "protocol": protocol}
+    name = cfg.name or f"{Path(cfg.ckpt).stem}-{cfg.reference}-n{cfg.num_samples}"
+    out = run_dir_of(cfg.ckpt) / "eval" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=float) + "\n")
+    return report, out
+
+
+def format_table(report: dict) -> str:
+    """One line per number: metric, value (+- spread), protocol summary."""
+    p = report["protocol"]
+    ref = p["reference"]
+    lines = [
+        f"{p['num_samples']} samples (seed {p['seed']}, EMA {'on' if p['ema'] else 'off'}) vs "
+        f"{ref['dataset']} {ref['split']} ({ref['size']} images, {ref['shape']})",
+        f"{'metric':<16} {'value':>12} {'+-':>10}  protocol",
+    ]
+    for name, r in report["metrics"].items():
+        spread = r.get("std", r.get("stderr"))
+        if "feature_network" in r:
+            note = f"{r['feature_network']['name']} features"
+        elif "classifier" in r:
+            note = f"classifier test acc {r['classifier']['test_accuracy']:.4f}"
+        else:
+            note = f"sigma {r['sigma']:.4g}, {r['units']}" if name == "parzen" else ""
+        if name == "prc":
+            note += f"; precision {r['precision']:.4f}, recall {r['recall']:.4f}"
+        if name == "mode_coverage":
+            note += f"; KL to uniform {r['kl_to_uniform']:.4f}"
+        spread_text = f"{spread:.4g}" if spread is not None else ""
+        lines.append(f"{name:<16} {r['value']:>12.5g} {spread_text:>10}  {note}")
+        lines.extend(f"  warning: {w}" for w in r.get("warnings", []))
+    return "\n".join(lines)
+
+
+def run_evaluate(cfg: DictConfig) -> Path:
+    report, out = evaluate_checkpoint(cfg)
+    print(format_table(report))
+    print(f"wrote {out}")
+    return out
+
