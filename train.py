@@ -1,4 +1,4 @@
-"""Train a GAN: python train.py experiment=<recipe> [overrides]. See README.md."""
+"""Train a GAN: python train.py experiment=<recipe> [overrides]. See README.md and docs/sweeps.md."""
 
 import hydra
 from omegaconf import DictConfig
@@ -6,11 +6,22 @@ from omegaconf import DictConfig
 from gan_lab.cli import run_hydra_job
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig):
+def train_job(cfg: DictConfig, run_dir):
+    """Train, then return the configured objective (what an Optuna sweep optimises) and mark the job finished."""
+    from gan_lab.sweeps import objective_value, write_result
     from gan_lab.training.run import train
 
-    return run_hydra_job(train, cfg)
+    record = train(cfg, run_dir)
+    if "stopped_at" in record:  # interrupted: not finished, nothing to report
+        return None
+    objective = objective_value(run_dir, cfg.get("objective"), record)
+    write_result(run_dir, objective, record)
+    return objective
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig):
+    return run_hydra_job(train_job, cfg)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lab.build import build_data, build_loss, build_models, build_optimizers, check_compatible
 from gan_lab.config import validate_optimizer, validate_trainer
 from gan_lab.errors import UserError
+from gan_lab.sweeps import current_job, wandb_settings
 from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
 from gan_lab.training.precision import resolve_device
@@ -60,7 +61,12 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     state = load_checkpoint(resume_path) if resume_path else None
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     config_dict["trainer"] = OmegaConf.to_container(trainer_cfg, resolve=True)
-    tracker = Tracker(run_dir, cfg.get("logger"), config_dict, run_id=state.get("wandb_run_id") if state else None)
+    # Sweep jobs share a W&B group named after the sweep and carry their overrides as config.
+    job = current_job(cfg)
+    logger_cfg = wandb_settings(OmegaConf.to_container(cfg.logger) if cfg.get("logger") else {}, job, str(cfg.get("name", "run")))
+    tracked_config = {**config_dict, "overrides": job.overrides}
+    run_id = state.get("wandb_run_id") if state else None
+    tracker = Tracker(run_dir, logger_cfg, tracked_config, run_id=run_id)
     try:
         trainer = Trainer(
             trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
