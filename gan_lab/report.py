@@ -205,8 +205,14 @@ def fmt_mean_std(mean: float, std: float) -> str:
 def job_rows(jobs: list[Job], keys: list[str], metrics: list[str]) -> tuple[list[str], list[list[str]]]:
     header = ["job", *keys, "status", "step", *metrics, "error"]
     rows = [
-        [job.name, *(job.overrides.get(k, "") for k in keys), job.status, "" if job.step is None else str(job.step),
-         *(fmt(job.final.get(m)) for m in metrics), job.error]
+        [
+            job.name,
+            *(job.overrides.get(k, "") for k in keys),
+            job.status,
+            "" if job.step is None else str(job.step),
+            *(fmt(job.final.get(m)) for m in metrics),
+            job.error,
+        ]
         for job in jobs
     ]
     return header, rows
@@ -269,8 +275,8 @@ def plot_curves(variants: list[Variant], metric: str, path: Path) -> bool:
             continue
         drawn = True
         line = ax.plot(steps, mean, label=f"{v.label} (n={len(v.jobs)})")[0]
-        lo = [m - s for m, s in zip(mean, std)]
-        hi = [m + s for m, s in zip(mean, std)]
+        lo = [m - s for m, s in zip(mean, std, strict=True)]
+        hi = [m + s for m, s in zip(mean, std, strict=True)]
         ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.2)
     if drawn:
         ax.set_xlabel("step")
@@ -315,8 +321,9 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, metrics: list[str] | None = None,
-                 plots: bool = True) -> Path:
+def write_report(
+    sweep_dir: str | Path, out_dir: str | Path | None = None, metrics: list[str] | None = None, plots: bool = True
+) -> Path:
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir else sweep_dir / "report"
     jobs = find_jobs(sweep_dir, skip=out_dir)

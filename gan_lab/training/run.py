@@ -63,7 +63,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     config_dict["trainer"] = OmegaConf.to_container(trainer_cfg, resolve=True)
     # Sweep jobs share a W&B group named after the sweep and carry their overrides as config.
     job = current_job(cfg)
-    logger_cfg = wandb_settings(OmegaConf.to_container(cfg.logger) if cfg.get("logger") else {}, job, str(cfg.get("name", "run")))
+    logger_cfg = OmegaConf.to_container(cfg.logger, resolve=True) if cfg.get("logger") else {}
+    logger_cfg = wandb_settings(logger_cfg, job, str(cfg.get("name", "run")))
     tracked_config = {**config_dict, "overrides": job.overrides}
     run_id = state.get("wandb_run_id") if state else None
     tracker = Tracker(run_dir, logger_cfg, tracked_config, run_id=run_id)
