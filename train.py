@@ -1,5 +1,7 @@
 """Train a GAN: python train.py experiment=<recipe> [overrides]. See README.md and docs/sweeps.md."""
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
@@ -11,6 +13,7 @@ def train_job(cfg: DictConfig, run_dir):
     from gan_lab.sweeps import objective_value, write_result
     from gan_lab.training.run import train
 
+    (Path(run_dir) / "result.json").unlink(missing_ok=True)  # stale from an earlier attempt in this dir
     record = train(cfg, run_dir)
     if "stopped_at" in record:  # interrupted: not finished, nothing to report
         return None

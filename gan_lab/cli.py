@@ -34,6 +34,8 @@ def run_hydra_job(fn, cfg: DictConfig):
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    if multirun:  # a job re-run into its old dir (e.g. trainer.resume=auto) starts with a clean slate
+        (run_dir / "failed.txt").unlink(missing_ok=True)
     try:
         use_job_threads(cfg)
         return fn(cfg, run_dir)
