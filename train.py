@@ -1,5 +1,6 @@
 """Train a GAN: python train.py experiment=<recipe> [overrides]. See README.md and docs/sweeps.md."""
 
+import os
 from pathlib import Path
 
 import hydra
@@ -13,9 +14,11 @@ def train_job(cfg: DictConfig, run_dir):
     from gan_lab.sweeps import objective_value, write_result
     from gan_lab.training.run import train
 
-    (Path(run_dir) / "result.json").unlink(missing_ok=True)  # stale from an earlier attempt in this dir
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes into the run dir
+    if main_rank:
+        (Path(run_dir) / "result.json").unlink(missing_ok=True)  # stale from an earlier attempt in this dir
     record = train(cfg, run_dir)
-    if "stopped_at" in record:  # interrupted: not finished, nothing to report
+    if "stopped_at" in record or not main_rank:  # interrupted: not finished, nothing to report
         return None
     objective = objective_value(run_dir, cfg.get("objective"), record)
     write_result(run_dir, objective, record)

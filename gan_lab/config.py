@@ -35,11 +35,13 @@ class TrainerConfig:
     nonfinite: str = "stop"  # stop | skip
     max_nonfinite_skips: int = 10
     progress_bar: bool = True
+    strategy: str = "single"  # single | ddp (launch with torchrun)
+    sync_batchnorm: bool = False  # under ddp: BatchNorm statistics over the global batch
 
 
 POSITIVE_INTS = ("batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every", "num_samples")
 NON_NEGATIVE_INTS = ("max_steps", "keep_last", "eval_every", "num_threads", "max_nonfinite_skips")
-CHOICES = {"sample_mode": ("eval", "train"), "nonfinite": ("stop", "skip")}
+CHOICES = {"sample_mode": ("eval", "train"), "nonfinite": ("stop", "skip"), "strategy": ("single", "ddp")}
 
 
 def _one_line(err: Exception) -> str:
@@ -51,7 +53,10 @@ def validate_trainer(trainer_cfg: DictConfig) -> DictConfig:
     try:
         merged = OmegaConf.merge(OmegaConf.structured(TrainerConfig), trainer_cfg)
     except OmegaConfBaseException as err:
-        raise UserError(f"trainer config: {_one_line(err)} (see conf/trainer/default.yaml for valid keys)") from err
+        key = getattr(err, "full_key", None) or "?"
+        raise UserError(
+            f"trainer.{key}: {_one_line(err)} (see conf/trainer/default.yaml for valid keys and types)"
+        ) from err
     for key in POSITIVE_INTS:
         if merged[key] <= 0:
             raise UserError(f"trainer.{key} must be a positive integer, got {merged[key]}")

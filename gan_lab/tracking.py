@@ -63,9 +63,17 @@ def wandb_mode(requested: str | None) -> str:
 class Tracker:
     """Writes metrics.jsonl in the run dir and mirrors everything to W&B when enabled."""
 
-    def __init__(self, run_dir: str | os.PathLike, logger_cfg: dict | None, config: dict, run_id: str | None = None):
+    def __init__(
+        self,
+        run_dir: str | os.PathLike,
+        logger_cfg: dict | None,
+        config: dict,
+        run_id: str | None = None,
+        enabled: bool = True,  # False on DDP ranks other than 0: they write nothing
+    ):
         self.run_dir = Path(run_dir)
         self.metrics_path = self.run_dir / "metrics.jsonl"
+        self.enabled = enabled
         self.wandb_run = None
         logger_cfg = dict(logger_cfg or {})
         if logger_cfg.get("backend", "none") == "wandb":
@@ -94,6 +102,8 @@ class Tracker:
         return getattr(self.wandb_run, "id", None)
 
     def log(self, record: dict) -> None:
+        if not self.enabled:
+            return
         record = {k: _jsonable(v) for k, v in record.items()}
         self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.metrics_path, "a") as f:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from gan_lab.config import validate_optimizer, validate_trainer
 from gan_lab.errors import UserError
 from gan_lab.sweeps import current_job, wandb_settings
 from gan_lab.tracking import Tracker, truncate_metrics
+from gan_lab.training import distributed
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
 from gan_lab.training.precision import resolve_device
 from gan_lab.training.trainer import StopRequested, Trainer
@@ -40,17 +42,31 @@ def refuse_to_overwrite(run_dir: Path, overwrite: bool) -> None:
         )
 
 
+def shared_run_dir(run_dir: Path, ctx: distributed.DistContext) -> Path:
+    """Under DDP every rank writes into rank 0's run dir (Hydra may have stamped another second)."""
+    main_dir = Path(distributed.broadcast_object(str(run_dir), ctx))
+    if main_dir != run_dir and run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", "train.log"}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return main_dir
+
+
 def train(cfg: DictConfig, run_dir: str | Path) -> dict:
-    run_dir = Path(run_dir)
     trainer_cfg = validate_trainer(cfg.trainer)
     validate_optimizer(cfg.optimizer)
-    resume_path = resolve_resume(trainer_cfg.resume, run_dir)
-    if resume_path is None:
-        refuse_to_overwrite(run_dir, bool(cfg.get("overwrite", False)))
     if trainer_cfg.num_threads:
         torch.set_num_threads(trainer_cfg.num_threads)
-    device = resolve_device(trainer_cfg.device)
-    seed_everything(int(cfg.seed))
+    ctx, device = distributed.init_distributed(trainer_cfg.strategy, resolve_device(trainer_cfg.device))
+    try:
+        return _train(cfg, trainer_cfg, shared_run_dir(Path(run_dir), ctx), ctx, device)
+    finally:
+        distributed.shutdown()
+
+
+def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device: torch.device) -> dict:
+    resume_path = resolve_resume(trainer_cfg.resume, run_dir)
+    if resume_path is None and ctx.is_main:
+        refuse_to_overwrite(run_dir, bool(cfg.get("overwrite", False)))
+    seed_everything(int(cfg.seed) + ctx.rank)  # per-rank streams (dropout, augmentation); z is global
 
     data = build_data(cfg).setup()
     generator, discriminator = build_models(cfg)
@@ -61,31 +77,38 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
     state = load_checkpoint(resume_path) if resume_path else None
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     config_dict["trainer"] = OmegaConf.to_container(trainer_cfg, resolve=True)
+    config_dict["trainer"]["world_size"] = ctx.world_size  # global batch = batch_size x world_size
+    wandb_id = state.get("wandb_run_id") if state else None
     # Sweep jobs share a W&B group named after the sweep and carry their overrides as config.
     job = current_job(cfg)
-    logger_cfg = OmegaConf.to_container(cfg.logger, resolve=True) if cfg.get("logger") else {}
-    logger_cfg = wandb_settings(logger_cfg, job, str(cfg.get("name", "run")))
+    logger_cfg = None
+    if ctx.is_main and cfg.get("logger"):
+        logger_cfg = wandb_settings(OmegaConf.to_container(cfg.logger, resolve=True), job, str(cfg.get("name", "run")))
     tracked_config = {**config_dict, "overrides": job.overrides}
-    run_id = state.get("wandb_run_id") if state else None
-    tracker = Tracker(run_dir, logger_cfg, tracked_config, run_id=run_id)
+    tracker = Tracker(run_dir, logger_cfg, tracked_config, run_id=wandb_id, enabled=ctx.is_main)
     try:
         trainer = Trainer(
             trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
-            int(cfg.seed), config_dict,
+            int(cfg.seed), config_dict, dist_ctx=ctx,
         )
         if state is not None:
             trainer.load_state_dict(state)
-            truncate_metrics(tracker.metrics_path, trainer.step)
-            print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
-        print(
-            f"run dir {run_dir} | data {data.describe()}, {len(data)} images | device {device} | "
-            f"precision {trainer_cfg.precision} | {trainer.max_steps} steps of batch {trainer_cfg.batch_size}",
-            file=sys.stderr,
-        )
+            if ctx.is_main:
+                truncate_metrics(tracker.metrics_path, trainer.step)
+                print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
+        if ctx.is_main:
+            world = f" x {ctx.world_size} processes" if ctx.enabled else ""
+            print(
+                f"run dir {run_dir} | data {data.describe()}, {len(data)} images | device {device} | "
+                f"precision {trainer_cfg.precision} | {trainer.max_steps} steps of batch "
+                f"{trainer_cfg.batch_size}{world}",
+                file=sys.stderr,
+            )
         try:
             record = trainer.fit()
         except StopRequested as stop:
-            print(str(stop), file=sys.stderr)
+            if ctx.is_main:
+                print(str(stop), file=sys.stderr)
             record = {"stopped_at": trainer.step}
     finally:
         tracker.finish()

@@ -29,6 +29,7 @@ from torchvision.utils import save_image
 from gan_lab.data.base import Batch, ImageData
 from gan_lab.errors import UserError
 from gan_lab.tracking import Tracker
+from gan_lab.training import distributed
 from gan_lab.training.checkpoint import capture_rng_state, restore_rng_state, save_checkpoint
 from gan_lab.training.ema import EMA
 from gan_lab.training.precision import Precision
@@ -78,12 +79,21 @@ class Trainer:
         seed: int,
         config_dict: dict,
         evaluator=None,  # optional callable(trainer) -> dict of metrics, run every eval_every steps
+        dist_ctx: distributed.DistContext = distributed.SINGLE,
     ):
         self.cfg = cfg
         self.device = device
+        self.dist = dist_ctx
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        # G and D are the bare modules (checkpoints, sampling, D in the G step); the *_train
+        # versions are what training forwards go through: DDP wrappers under trainer.strategy=ddp.
         self.G = generator.to(device, memory_format=self.memory_format)
         self.D = discriminator.to(device, memory_format=self.memory_format)
+        sync_bn = cfg.get("sync_batchnorm", False)
+        self.G_train = distributed.wrap(self.G, dist_ctx, device, sync_bn)
+        self.D_train = distributed.wrap(self.D, dist_ctx, device, sync_bn)
+        if dist_ctx.enabled and sync_bn:  # conversion replaced the BatchNorm layers inside the wrappers
+            self.G, self.D = self.G_train.module, self.D_train.module
         self.loss = loss
         self.opt_g, self.opt_d = opt_g, opt_d
         self.data = data
@@ -104,14 +114,15 @@ class Trainer:
         self._perm_epoch = -1
         self._perm: Tensor | None = None
 
-        self.batch_size = cfg.batch_size
+        self.batch_size = cfg.batch_size  # per process; the global batch is batch_size x world_size
+        self.global_batch_size = cfg.batch_size * dist_ctx.world_size
         self.num_examples = len(data)
-        if self.num_examples < self.batch_size:
+        if self.num_examples < self.global_batch_size:
             raise UserError(
-                f"trainer.batch_size={self.batch_size} is larger than the dataset ({self.num_examples} examples); "
-                f"lower trainer.batch_size"
+                f"the global batch ({self.global_batch_size}) is larger than the dataset ({self.num_examples} "
+                f"examples); lower trainer.batch_size"
             )
-        self.batches_per_epoch = self.num_examples // self.batch_size  # drop_last
+        self.batches_per_epoch = self.num_examples // self.global_batch_size  # drop_last
         if cfg.max_epochs is not None:
             self.max_steps = math.ceil(cfg.max_epochs * self.batches_per_epoch / cfg.n_critic)
         else:
@@ -120,6 +131,9 @@ class Trainer:
         # Fixed inputs of the periodic grids, so progress is comparable across steps.
         self.preview = data.preview_batch(cfg.num_samples).to(device, self.memory_format)
         self.fixed_z = self._fixed_latents(cfg.num_samples)
+        # Latents come from their own generator, drawn for the global batch and sliced per rank,
+        # so a DDP run sees the same z as one process with the same global batch.
+        self.z_generator = torch.Generator(device=device).manual_seed(seed)
 
     # -- pieces of a step ---------------------------------------------------
     def _fixed_latents(self, n: int) -> Tensor | None:
@@ -131,7 +145,8 @@ class Trainer:
     def _latents(self, n: int) -> Tensor | None:
         if not self.latent_dim:
             return None
-        return torch.randn(n, self.latent_dim, device=self.device)
+        z = torch.randn(n * self.dist.world_size, self.latent_dim, device=self.device, generator=self.z_generator)
+        return z[self.dist.rank * n : (self.dist.rank + 1) * n]
 
     def _epoch_permutation(self, epoch: int) -> Tensor:
         if epoch != self._perm_epoch:
@@ -141,13 +156,14 @@ class Trainer:
         return self._perm
 
     def batch_indices(self, batch_number: int) -> Tensor:
-        """Example indices of the n-th batch of the run (a pure function of seed and n)."""
+        """Example indices of this process's part of the n-th global batch (a pure function of seed and n)."""
         epoch, position = divmod(batch_number, self.batches_per_epoch)
         perm = self._epoch_permutation(epoch)
-        return perm[position * self.batch_size : (position + 1) * self.batch_size]
+        start = position * self.global_batch_size + self.dist.rank * self.batch_size
+        return perm[start : start + self.batch_size]
 
     def _batch(self, batch_number: int) -> Batch:
-        aug = torch.Generator().manual_seed(self.seed * 7_919 + batch_number)
+        aug = torch.Generator().manual_seed((self.seed * 7_919 + batch_number) * 64 + self.dist.rank)
         batch = self.data.get_batch(self.batch_indices(batch_number), aug)
         return batch.to(self.device, self.memory_format)
 
@@ -172,7 +188,8 @@ class Trainer:
     def _update(self, name: str, loss: Tensor, net: nn.Module, opt, scaler) -> bool:
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
-        if not self._check_finite(name, loss, net, scaler):
+        finite = self._check_finite(name, loss, net, scaler)
+        if not distributed.all_true(finite, self.dist, self.device):  # every rank skips together
             opt.zero_grad(set_to_none=True)
             return False
         if self.cfg.grad_clip is not None:
@@ -192,13 +209,14 @@ class Trainer:
             z = self._latents(batch.real.shape[0])
             last = i == n_critic - 1
             with self.precision.autocast(), (contextlib.nullcontext() if last else torch.no_grad()):
-                fake = self.G(z, batch.cond)
+                fake = self.G_train(z, batch.cond)
             with self.precision.autocast():
-                d_loss, d_logs = self.loss.discriminator_loss(self.D, batch.real, fake.detach(), batch.cond)
+                d_loss, d_logs = self.loss.discriminator_loss(self.D_train, batch.real, fake.detach(), batch.cond)
             ok &= self._update("discriminator loss", d_loss, self.D, self.opt_d, self.scaler_d)
         logs.update(d_logs)
 
-        # G update through the last fake; D's weights need no gradients here.
+        # G update through the last fake. D's weights need no gradients here, and the bare D is
+        # used so that under DDP the G step never synchronises D's gradients.
         self.D.requires_grad_(False)
         try:
             with self.precision.autocast():
@@ -230,6 +248,7 @@ class Trainer:
         return self.ema.model if self.ema is not None else self.G
 
     def state_dict(self) -> dict:
+        """The run's state; under DDP every rank must call it (RNG states are gathered from all ranks)."""
         return {
             "step": self.step,
             "generator": self.G.state_dict(),
@@ -240,6 +259,9 @@ class Trainer:
             "scaler_g": self.scaler_g.state_dict(),
             "scaler_d": self.scaler_d.state_dict(),
             "rng": capture_rng_state(),
+            "rng_per_rank": distributed.gather_objects(capture_rng_state(), self.dist),
+            "z_generator": self.z_generator.get_state(),
+            "world_size": self.dist.world_size,
             "config": self.config_dict,
             "wandb_run_id": self.tracker.run_id,
             "best_metric": self.best_metric,
@@ -263,20 +285,29 @@ class Trainer:
             ) from err
         self.scaler_g.load_state_dict(state["scaler_g"])
         self.scaler_d.load_state_dict(state["scaler_d"])
-        restore_rng_state(state["rng"])
+        per_rank = state.get("rng_per_rank") or [state["rng"]]
+        if len(per_rank) == self.dist.world_size:
+            restore_rng_state(per_rank[self.dist.rank])
+        else:  # resuming with another number of processes: continue, but not bit-exactly
+            restore_rng_state(per_rank[0])
+        if "z_generator" in state:
+            self.z_generator.set_state(state["z_generator"])
         self.step = int(state["step"])
         self.best_metric = state.get("best_metric")
         self.nonfinite_total = int(state.get("nonfinite_total", 0))
 
     def save(self, periodic: bool = True) -> Path:
+        """Write last.ckpt (and a periodic step_*.ckpt); under DDP only rank 0 writes."""
         ckpt_dir = self.run_dir / "checkpoints"
         last = ckpt_dir / "last.ckpt"
         paths = [last]
         if periodic:
             paths.insert(0, ckpt_dir / f"step_{self.step:07d}.ckpt")
-        save_checkpoint(self.state_dict(), *paths)
-        if periodic:
-            self._prune_checkpoints(ckpt_dir)
+        state = self.state_dict()
+        if self.dist.is_main:
+            save_checkpoint(state, *paths)
+            if periodic:
+                self._prune_checkpoints(ckpt_dir)
         return last
 
     def _prune_checkpoints(self, ckpt_dir: Path) -> None:
@@ -285,7 +316,9 @@ class Trainer:
             old.unlink(missing_ok=True)
 
     # -- pictures and logs ----------------------------------------------------------
-    def save_samples(self) -> Path:
+    def save_samples(self) -> Path | None:
+        if not self.dist.is_main:
+            return None
         G = self.sampling_generator
         with sampling_mode(G, self.cfg.sample_mode):
             with self.precision.autocast():
@@ -298,10 +331,18 @@ class Trainer:
         return path
 
     def _maybe_evaluate(self, record: dict) -> None:
-        if not self.evaluator or not self.cfg.eval_every or self.step % self.cfg.eval_every:
+        if not self.evaluator or not self.cfg.eval_every or self.step % self.cfg.eval_every or not self.dist.is_main:
             return
         metrics = self.evaluator(self)
         record.update(metrics)
+
+    def _mean_over_ranks(self, sums: dict[str, float], count: int) -> dict[str, float]:
+        if not self.dist.enabled:
+            return {k: v / count for k, v in sums.items()}
+        keys = sorted(sums)
+        totals = torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=self.device)
+        distributed.all_reduce_(totals, self.dist)
+        return {k: float(v) / (count * self.dist.world_size) for k, v in zip(keys, totals, strict=True)}
 
     # -- the loop ---------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
@@ -331,9 +372,8 @@ class Trainer:
         count = 0
         last_record: dict = {}
         t_last, step_last = time.perf_counter(), self.step
-        bar = tqdm(
-            total=self.max_steps, initial=self.step, disable=not self.cfg.progress_bar, desc="train", dynamic_ncols=True
-        )
+        show_bar = self.cfg.progress_bar and self.dist.is_main
+        bar = tqdm(total=self.max_steps, initial=self.step, disable=not show_bar, desc="train", dynamic_ncols=True)
         with self._signals_saved_at_step_boundary():
             while self.step < self.max_steps:
                 logs = self.train_step()
@@ -345,8 +385,8 @@ class Trainer:
                     now = time.perf_counter()
                     images = (self.step - step_last) * self.batch_size * self.cfg.n_critic
                     record = {"step": self.step, "epoch": self.step * self.cfg.n_critic / self.batches_per_epoch}
-                    record.update({k: v / count for k, v in sums.items()})
-                    record["img_per_s"] = images / max(now - t_last, 1e-9)
+                    record.update(self._mean_over_ranks(sums, count))
+                    record["img_per_s"] = images * self.dist.world_size / max(now - t_last, 1e-9)
                     self._maybe_evaluate(record)
                     self.tracker.log(record)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k.endswith("loss")})
@@ -357,7 +397,8 @@ class Trainer:
                     self.save_samples()
                 if self.step % self.cfg.checkpoint_every == 0:
                     self.save(periodic=True)
-                if self._stop_signal is not None:
+                if distributed.any_true(self._stop_signal is not None, self.dist, self.device):
+                    self._stop_signal = self._stop_signal or signal.SIGTERM
                     path = self.save(periodic=False)
                     bar.close()
                     raise StopRequested(

@@ -1,0 +1,75 @@
+"""Every recipe composes and builds; the trainer schema rejects typos, wrong types and bad ranges."""
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from gan_lab.build import build_loss, build_models, build_optimizers
+from gan_lab.config import validate_optimizer, validate_trainer
+from gan_lab.errors import UserError
+from tests.conftest import CONF_DIR, compose
+
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+
+
+def test_there_are_recipes():
+    assert "dcgan_mnist" in EXPERIMENTS
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes_and_builds(experiment):
+    cfg = compose([f"experiment={experiment}"])
+    OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+    assert cfg.name == experiment, "each recipe names its runs after itself"
+    validate_trainer(cfg.trainer)
+    validate_optimizer(cfg.optimizer)
+    generator, discriminator = build_models(cfg)
+    build_loss(cfg)
+    opt_g, opt_d = build_optimizers(cfg, generator, discriminator)
+    assert opt_g.param_groups[0]["params"][0] is next(generator.parameters())
+
+
+def test_default_recipe_is_dcgan_mnist():
+    cfg = compose([])
+    assert cfg.model.generator._target_.endswith("DCGANGenerator")
+    assert cfg.dataset._target_.endswith("MNISTData")
+    assert cfg.dataset.image_size == 32
+
+
+def test_lr_override_reaches_both_optimizers():
+    cfg = compose(["optimizer.lr=1e-4"])
+    assert cfg.optimizer.generator.lr == 1e-4 and cfg.optimizer.discriminator.lr == 1e-4
+
+
+def test_data_dir_comes_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAN_LAB_DATA", str(tmp_path))
+    cfg = compose([])
+    assert Path(cfg.dataset.root) == tmp_path
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"max_step": 3}, "max_step"),
+        ({"batch_size": "abc"}, "batch_size"),
+        ({"batch_size": 0}, "trainer.batch_size must be a positive integer"),
+        ({"n_critic": 0}, "trainer.n_critic must be a positive integer"),
+        ({"max_steps": -5}, "trainer.max_steps must be >= 0"),
+        ({"ema_decay": 1.5}, "trainer.ema_decay must be in [0, 1)"),
+        ({"nonfinite": "ignore"}, "trainer.nonfinite must be one of stop, skip"),
+    ],
+)
+def test_trainer_schema_rejects_bad_values(override, message):
+    cfg = compose([])
+    trainer = OmegaConf.merge(cfg.trainer, {})
+    OmegaConf.set_struct(trainer, False)
+    trainer.update(override)
+    with pytest.raises(UserError, match=message.replace("[", r"\[").replace(")", r"\)")):
+        validate_trainer(trainer)
+
+
+def test_negative_learning_rate_is_rejected():
+    cfg = compose(["optimizer.lr=-1e-4"])
+    with pytest.raises(UserError, match="optimizer.generator.lr must be a positive number"):
+        validate_optimizer(cfg.optimizer)
