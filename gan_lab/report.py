@@ -65,7 +65,9 @@ def _number(value) -> float | None:
 
 
 def _flatten(prefix: str, obj, out: dict[str, float]) -> None:
-    if isinstance(obj, dict):
+    if isinstance(obj, dict) and _number(obj.get("value")) is not None:
+        out[prefix] = _number(obj["value"])  # {"value": 3.1, <protocol>...}: the number is the metric
+    elif isinstance(obj, dict):
         for key, value in obj.items():
             _flatten(f"{prefix}.{key}" if prefix else str(key), value, out)
     elif (number := _number(obj)) is not None:
@@ -73,7 +75,8 @@ def _flatten(prefix: str, obj, out: dict[str, float]) -> None:
 
 
 def final_metrics(records: list[dict], eval_dir: Path) -> dict[str, float]:
-    """Last logged value of every numeric metric, plus the numbers of eval/<name>.json as <name>.<key>."""
+    """Last logged value of every numeric metric, plus the numbers of eval/<name>.json as <name>.<key>
+    (<name>.<metric> for evaluate.py's {"metrics": {<metric>: {"value": v, ...}}, "protocol": ...})."""
     final: dict[str, float] = {}
     for record in records:
         for key, value in record.items():
@@ -81,7 +84,10 @@ def final_metrics(records: list[dict], eval_dir: Path) -> dict[str, float]:
                 final[key] = number
     for path in sorted(eval_dir.glob("*.json")) if eval_dir.is_dir() else []:
         try:
-            _flatten(path.stem, json.loads(path.read_text()), final)
+            result = json.loads(path.read_text())
+            if isinstance(result, dict) and isinstance(result.get("metrics"), dict):
+                result = result["metrics"]  # evaluate.py's {"metrics": ..., "protocol": ...}: numbers only
+            _flatten(path.stem, result, final)
         except (json.JSONDecodeError, OSError):
             continue  # being written right now, or broken: the report is still useful without it
     return final

@@ -50,7 +50,13 @@ def make_sweep(tmp_path):
                     num,
                     overrides,
                     {"g_loss": value, "d_loss": 10 * value},
-                    eval_json={"fid": value / 2, "protocol": {"samples": 100, "network": "lenet"}},
+                    eval_json={
+                        "metrics": {
+                            "classifier_fid": {"value": value / 2, "num_samples": 100, "classifier": "lenet"},
+                            "mode_coverage": {"classes_covered": 10, "kl_to_uniform": 0.1},
+                        },
+                        "protocol": {"step": 20, "num_samples": 100},
+                    },
                 )
             num += 1
     return sweep
@@ -77,8 +83,9 @@ def test_seeds_aggregate_into_mean_and_std(tmp_path):
     assert variants[0]["finished"] == "3/3"
     assert variants[0]["g_loss"] == "2 +- 1"
     assert variants[0]["d_loss"] == "20 +- 10"
-    assert variants[0]["fid.fid"] == "1 +- 0.5"  # eval/fid.json numbers, strings (protocol) skipped
-    assert variants[0]["fid.protocol.samples"] == "100 +- 0"
+    assert variants[0]["fid.classifier_fid"] == "1 +- 0.5"  # eval/fid.json: {"value": v, ...} -> v
+    assert variants[0]["fid.mode_coverage.classes_covered"] == "10 +- 0"
+    assert not [k for k in variants[0] if "protocol" in k or "num_samples" in k]  # numbers of the protocol skipped
     # 0.9: the failed seed is left out; 4 and 6 -> mean 5, std sqrt(2)
     assert variants[1]["finished"] == "2/3"
     assert variants[1]["g_loss"] == f"5 +- {math.sqrt(2):.4g}"
@@ -102,12 +109,12 @@ def test_partial_sweep_and_plots(tmp_path):
     sweep = make_sweep(tmp_path)
     # a job still running: metrics so far, no result.json -> listed, not averaged
     make_job(sweep, 6, {"loss.real_label": "0.8", "seed": 0}, {"g_loss": 100.0}, status="unfinished", steps=(10,))
-    report = write_report(sweep, metrics=["g_loss", "fid.fid"])
+    report = write_report(sweep, metrics=["g_loss", "fid.classifier_fid"])
     jobs = {j["job"]: j for j in read_csv(report.parent / "jobs.csv")}
     assert jobs["6"]["status"] == "unfinished" and jobs["6"]["g_loss"] == "100"
     variants = {v["loss.real_label"]: v for v in read_csv(report.parent / "variants.csv")}
     assert variants["0.8"]["finished"] == "0/1" and variants["0.8"]["g_loss"] == ""
-    for name in ("curve_g_loss.png", "final_g_loss.png", "final_fid.fid.png"):
+    for name in ("curve_g_loss.png", "final_g_loss.png", "final_fid.classifier_fid.png"):
         assert (report.parent / name).stat().st_size > 1000
     assert "![curve_g_loss.png](curve_g_loss.png)" in report.read_text()
 
