@@ -1,4 +1,5 @@
-"""Draw images from a trained generator: python sample.py ckpt=<path> [n=64] [out=grid.png]."""
+"""Pictures from a checkpoint or a run: python sample.py ckpt=<path> [mode=grid|per_class|interpolate|translate]
+or python sample.py run=<run dir> mode=progress|curves. Options in conf/sample.yaml; docs/sampling.md."""
 
 import hydra
 from omegaconf import DictConfig

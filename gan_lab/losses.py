@@ -61,3 +61,61 @@ class BCELoss(AdversarialLoss):
         # Non-saturating: maximise log D(G(z)) instead of minimising log(1 - D(G(z))).
         loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
         return loss, {"g_loss": loss.detach()}
+
+
+class HingeLoss(AdversarialLoss):
+    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018): D minimises relu(1 - D(x)) + relu(1 + D(G(z))),
+    G minimises -D(G(z))."""
+
+    def discriminator_loss(self, D, real, fake, cond):
+        real_scores = D(real, cond).float()
+        fake_scores = D(fake, cond).float()
+        loss = F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean()
+        logs = {"d_loss": loss.detach(), "d_real": real_scores.mean().detach(), "d_fake": fake_scores.mean().detach()}
+        return loss, logs
+
+    def generator_loss(self, D, fake, cond, real):
+        loss = -D(fake, cond).float().mean()
+        return loss, {"g_loss": loss.detach()}
+
+
+class LeastSquaresLoss(AdversarialLoss):
+    """LSGAN (Mao et al. 2017) with targets a=0 (fake), b=1 (real), c=1 (what G wants D to say)."""
+
+    def discriminator_loss(self, D, real, fake, cond):
+        real_scores = D(real, cond).float()
+        fake_scores = D(fake, cond).float()
+        loss = 0.5 * ((real_scores - 1.0) ** 2).mean() + 0.5 * (fake_scores**2).mean()
+        logs = {"d_loss": loss.detach(), "d_real": real_scores.mean().detach(), "d_fake": fake_scores.mean().detach()}
+        return loss, logs
+
+    def generator_loss(self, D, fake, cond, real):
+        loss = 0.5 * ((D(fake, cond).float() - 1.0) ** 2).mean()
+        return loss, {"g_loss": loss.detach()}
+
+
+class Pix2PixLoss(BCELoss):
+    """pix2pix (Isola et al. 2017): the BCE GAN loss over a PatchGAN logit map plus lambda_l1 * L1(G(x), y).
+
+    BCE averages over every patch of the map. As in the paper, the discriminator
+    objective is halved, which slows D down relative to G; the L1 term is the
+    mean absolute error over pixels in [-1, 1], so it pulls G towards the target.
+    """
+
+    def __init__(self, lambda_l1: float = 100.0, real_label: float = 1.0):
+        super().__init__(real_label=real_label)
+        if lambda_l1 < 0:
+            raise UserError(f"loss.lambda_l1 must be >= 0, got {lambda_l1}")
+        self.lambda_l1 = lambda_l1
+
+    def discriminator_loss(self, D, real, fake, cond):
+        loss, logs = super().discriminator_loss(D, real, fake, cond)
+        loss = 0.5 * loss
+        logs["d_loss"] = loss.detach()
+        return loss, logs
+
+    def generator_loss(self, D, fake, cond, real):
+        gan, _ = super().generator_loss(D, fake, cond, real)
+        l1 = F.l1_loss(fake.float(), real.float())
+        loss = gan + self.lambda_l1 * l1
+        return loss, {"g_loss": loss.detach(), "g_gan": gan.detach(), "g_l1": l1.detach()}

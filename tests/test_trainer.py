@@ -65,7 +65,7 @@ def test_run_writes_checkpoints_samples_and_metrics(tmp_path):
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
         "last.ckpt", "step_0000002.ckpt", "step_0000004.ckpt"
     ]
-    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_0000002.png", "step_0000004.png"]
+    assert sorted(p.name for p in (tmp_path / "samples").glob("step_*")) == ["step_0000002.png", "step_0000004.png"]
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [2, 4]
     assert {"d_loss", "g_loss", "d_real", "d_fake", "img_per_s"} <= set(lines[0])

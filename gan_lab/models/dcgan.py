@@ -57,6 +57,7 @@ class DCGANDiscriminator(nn.Module):
             ]
             width *= 2
         self.features = nn.Sequential(*layers)
+        self.feature_width = width
         self.head = nn.Conv2d(width, 1, 4, 1, 0, bias=False)  # 4x4 -> 1x1 logit
         init_dcgan_weights(self)
 

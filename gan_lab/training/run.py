@@ -17,6 +17,7 @@ from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training import distributed
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
 from gan_lab.training.precision import resolve_device
+from gan_lab.training.schedules import build_scheduler_factories
 from gan_lab.training.trainer import StopRequested, Trainer
 
 
@@ -40,6 +41,18 @@ def refuse_to_overwrite(run_dir: Path, overwrite: bool) -> None:
             f"{run_dir} already holds checkpoints; continue it with trainer.resume=auto, "
             f"start over with overwrite=true, or choose another hydra.run.dir"
         )
+
+
+def write_final_pictures(trainer: Trainer, tracker: Tracker) -> None:
+    """Loss curves and an interpolation GIF in the run dir (and W&B). A failure here is reported, not
+    raised: the weights are already saved and must not be lost to a plotting problem."""
+    from gan_lab.sampling import end_of_training_pictures
+
+    try:
+        for path in end_of_training_pictures(trainer, tracker):
+            print(f"wrote {path}", file=sys.stderr)
+    except Exception as err:
+        print(f"warning: could not draw the end-of-run pictures: {type(err).__name__}: {err}", file=sys.stderr)
 
 
 def shared_run_dir(run_dir: Path, ctx: distributed.DistContext) -> Path:
@@ -89,7 +102,7 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
     try:
         trainer = Trainer(
             trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
-            int(cfg.seed), config_dict, dist_ctx=ctx,
+            int(cfg.seed), config_dict, dist_ctx=ctx, scheduler_factories=build_scheduler_factories(cfg),
         )
         if state is not None:
             trainer.load_state_dict(state)
@@ -110,6 +123,8 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
             if ctx.is_main:
                 print(str(stop), file=sys.stderr)
             record = {"stopped_at": trainer.step}
+        if ctx.is_main:
+            write_final_pictures(trainer, tracker)
     finally:
         tracker.finish()
     return record

@@ -33,6 +33,7 @@ from gan_lab.training import distributed
 from gan_lab.training.checkpoint import capture_rng_state, restore_rng_state, save_checkpoint
 from gan_lab.training.ema import EMA
 from gan_lab.training.precision import Precision
+from gan_lab.training.schedules import make_scheduler
 
 
 class NonFiniteError(UserError):
@@ -49,13 +50,16 @@ def sampling_mode(model: nn.Module, mode: str):
 
     eval: BatchNorm uses running statistics, dropout off. train: batch
     statistics and dropout (pix2pix's test-time setting); running statistics
-    are saved and restored so drawing a grid never alters the run.
+    are saved and restored so drawing a grid never alters the run. The RNG is
+    forked too: dropout draws for a picture do not shift the training stream,
+    so a resumed run stays exact however its grids were drawn.
     """
     was_training = model.training
     saved = {k: v.clone() for k, v in model.state_dict().items()} if mode == "train" else None
     model.train(mode == "train")
+    cuda_devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=cuda_devices):
             yield model
     finally:
         if saved is not None:
@@ -80,6 +84,7 @@ class Trainer:
         config_dict: dict,
         evaluator=None,  # optional callable(trainer) -> dict of metrics, run every eval_every steps
         dist_ctx: distributed.DistContext = distributed.SINGLE,
+        scheduler_factories=(None, None),  # optional LR schedule partials for (opt_g, opt_d), see schedules.py
     ):
         self.cfg = cfg
         self.device = device
@@ -128,6 +133,8 @@ class Trainer:
         else:
             self.max_steps = cfg.max_steps
         self.latent_dim = getattr(self.G, "latent_dim", 0)
+        make_g, make_d = scheduler_factories
+        self.schedulers = [make_scheduler(make_g, opt_g, self.max_steps), make_scheduler(make_d, opt_d, self.max_steps)]
         # Fixed inputs of the periodic grids, so progress is comparable across steps.
         self.preview = data.preview_batch(cfg.num_samples).to(device, self.memory_format)
         self.fixed_z = self._fixed_latents(cfg.num_samples)
@@ -225,6 +232,12 @@ class Trainer:
         finally:
             self.D.requires_grad_(True)
         logs.update(g_logs)
+        for scheduler in self.schedulers:  # once per generator step, whatever n_critic is
+            if scheduler is not None:
+                scheduler.step()
+        if any(s is not None for s in self.schedulers):
+            logs["lr_g"] = torch.tensor(self.opt_g.param_groups[0]["lr"])
+            logs["lr_d"] = torch.tensor(self.opt_d.param_groups[0]["lr"])
 
         if ok:
             self.nonfinite_in_a_row = 0
@@ -258,6 +271,7 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(),
             "scaler_d": self.scaler_d.state_dict(),
+            "schedulers": [s.state_dict() if s is not None else None for s in self.schedulers],
             "rng": capture_rng_state(),
             "rng_per_rank": distributed.gather_objects(capture_rng_state(), self.dist),
             "z_generator": self.z_generator.get_state(),
@@ -278,6 +292,9 @@ class Trainer:
                 self.ema.load_state_dict(state["ema"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
+            for scheduler, saved in zip(self.schedulers, state.get("schedulers") or [None, None], strict=True):
+                if scheduler is not None and saved is not None:
+                    scheduler.load_state_dict(saved)
         except (RuntimeError, KeyError, ValueError) as err:
             raise UserError(
                 f"checkpoint does not fit this config ({str(err).strip().splitlines()[0]}); resume with the "

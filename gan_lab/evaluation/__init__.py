@@ -1,0 +1,1 @@
+"""Evaluation: torch-fidelity metrics (FID/KID/IS/PR), classifier metrics, Parzen window, in-training metrics."""
