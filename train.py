@@ -1,5 +1,6 @@
-"""Train a GAN: python train.py experiment=<recipe> [overrides]. See README.md."""
+"""Train a GAN: python train.py experiment=<recipe> [overrides]. See README.md and docs/sweeps.md."""
 
+import os
 from pathlib import Path
 
 import hydra
@@ -11,11 +12,27 @@ from gan_lab.override_check import check_command_line
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig):
+def train_job(cfg: DictConfig, run_dir):
+    """Train, then return the configured objective (what an Optuna sweep optimises) and mark the job finished."""
+    from gan_lab.sweeps import objective_value, write_result
     from gan_lab.training.run import train
 
-    return run_hydra_job(train, cfg)
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes into the run dir
+    if main_rank:
+        (Path(run_dir) / "result.json").unlink(missing_ok=True)  # stale from an earlier attempt in this dir
+    record = train(cfg, run_dir)
+    if "stopped_at" in record:  # interrupted: not finished; run_hydra_job exits with 128 + the signal
+        return record
+    if not main_rank:
+        return None
+    objective = objective_value(run_dir, cfg.get("objective"), record)
+    write_result(run_dir, objective, record)
+    return objective
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig):
+    return run_hydra_job(train_job, cfg)
 
 
 if __name__ == "__main__":

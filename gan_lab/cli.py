@@ -8,9 +8,24 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lab.errors import UserError, debug_enabled
+
+
+def use_job_threads(cfg: DictConfig) -> None:
+    """Parallel sweep jobs (joblib, Slurm) get their share of the cores, unless trainer.num_threads is set."""
+    from gan_lab.sweeps import current_job, threads_per_job
+
+    threads = threads_per_job(current_job(cfg))
+    if threads is None or (OmegaConf.select(cfg, "trainer.num_threads") or 0) > 0:
+        return
+    import torch
+
+    torch.set_num_threads(threads)
+    if OmegaConf.select(cfg, "trainer") is not None:
+        with open_dict(cfg):
+            cfg.trainer.num_threads = threads  # recorded in the run's config and W&B
 
 
 def run_hydra_job(fn, cfg: DictConfig):
@@ -21,7 +36,10 @@ def run_hydra_job(fn, cfg: DictConfig):
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    if multirun:  # a job re-run into its old dir (e.g. trainer.resume=auto) starts with a clean slate
+        (run_dir / "failed.txt").unlink(missing_ok=True)
     try:
+        use_job_threads(cfg)
         result = fn(cfg, run_dir)
     except KeyboardInterrupt:  # Ctrl-C before training started, or a second Ctrl-C during it
         if debug_enabled() or cfg.get("debug", False):

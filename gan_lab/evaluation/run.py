@@ -39,10 +39,20 @@ def check_metric_names(metrics: list[str]) -> None:
 
 def data_from_checkpoint(ckpt_cfg: DictConfig, data_dir: str | None):
     """The run's data module; data_dir replaces the dataset root stored in the checkpoint (data moved)."""
-    if data_dir:
+    if data_dir and "root" in ckpt_cfg.dataset:
         ckpt_cfg = ckpt_cfg.copy()
-        ckpt_cfg.dataset.root = str(data_dir)
+        ckpt_cfg.dataset.root = relocate(ckpt_cfg.dataset.root, ckpt_cfg.paths.data_dir, data_dir)
     return build_data(ckpt_cfg)
+
+
+def relocate(root: str, old_data_dir: str, new_data_dir: str) -> str:
+    """A dataset root under the run's data dir, moved under the new one (MNIST: the dir itself;
+    facades: <data_dir>/facades). A root outside the old data dir is kept."""
+    try:
+        rel = Path(root).relative_to(Path(old_data_dir))
+    except ValueError:
+        return root
+    return str(Path(new_data_dir) / rel)
 
 
 def _timed(fn):

@@ -18,6 +18,7 @@ from gan_lab.build import build_data, build_loss, build_models, build_optimizers
 from gan_lab.config import validate_optimizer, validate_seed, validate_trainer
 from gan_lab.errors import UserError
 from gan_lab.evaluation.in_training import build_evaluator
+from gan_lab.sweeps import current_job, wandb_settings
 from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training import distributed
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
@@ -170,8 +171,13 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
     opt_g, opt_d = build_optimizers(cfg, generator, discriminator)
 
     wandb_id = state.get("wandb_run_id") if state else None
-    logger_cfg = cfg.get("logger") if ctx.is_main else None
-    tracker = Tracker(run_dir, logger_cfg, config_dict, run_id=wandb_id, enabled=ctx.is_main)
+    # Sweep jobs share a W&B group named after the sweep and carry their overrides as config.
+    job = current_job(cfg)
+    logger_cfg = None
+    if ctx.is_main and cfg.get("logger"):
+        logger_cfg = wandb_settings(OmegaConf.to_container(cfg.logger, resolve=True), job, str(cfg.get("name", "run")))
+    tracked_config = {**config_dict, "overrides": job.overrides}
+    tracker = Tracker(run_dir, logger_cfg, tracked_config, run_id=wandb_id, enabled=ctx.is_main)
     try:
         trainer = Trainer(
             trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,

@@ -1,0 +1,122 @@
+"""What a job needs to know about the sweep it belongs to: threads per job, W&B grouping, the objective.
+
+Everything here reads the Hydra runtime config when there is one, and falls
+back to "a single run" when train() is called without Hydra (tests, notebooks).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from gan_lab.errors import UserError
+from gan_lab.tracking import read_metrics
+
+
+@dataclass
+class JobInfo:
+    multirun: bool = False
+    sweep_name: str | None = None  # "<name>-<sweep dir name>", the W&B group of every job of one sweep
+    job_num: int | None = None
+    overrides: dict[str, str] = field(default_factory=dict)  # key -> value as typed on the command line
+    experiment: str | None = None  # the chosen experiment recipe
+    launcher_target: str = ""
+    launcher: dict = field(default_factory=dict)
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, str]:
+    """["loss.real_label=0.9", "+x=1", "~y"] -> {"loss.real_label": "0.9", "x": "1", "y": ""}."""
+    parsed = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        parsed[key.lstrip("+~")] = value
+    return parsed
+
+
+def current_job(cfg: DictConfig | None = None) -> JobInfo:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return JobInfo()
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    name = cfg.get("name", "run") if cfg is not None else hydra_cfg.job.name
+    launcher = OmegaConf.to_container(hydra_cfg.launcher, resolve=True) if hydra_cfg.get("launcher") else {}
+    return JobInfo(
+        multirun=multirun,
+        sweep_name=f"{name}-{Path(hydra_cfg.sweep.dir).name}" if multirun else None,
+        job_num=hydra_cfg.job.get("num") if multirun else None,
+        overrides=parse_overrides(list(hydra_cfg.overrides.task)),
+        experiment=hydra_cfg.runtime.choices.get("experiment"),
+        launcher_target=str(launcher.get("_target_", "")),
+        launcher=launcher,
+    )
+
+
+def threads_per_job(job: JobInfo, cpu_count: int | None = None) -> int | None:
+    """Torch threads a job should use so parallel jobs don't oversubscribe the cores.
+
+    joblib: the cores split evenly between n_jobs workers (n_jobs=-1 means one per
+    core, -2 all but one, as in joblib). Slurm: the cores the task was given.
+    None: leave torch's default (a single run, or the sequential launcher).
+    """
+    if not job.multirun:
+        return None
+    cpus = cpu_count or len(os.sched_getaffinity(0))
+    if "Joblib" in job.launcher_target:
+        n_jobs = int(job.launcher.get("n_jobs") or -1)
+        parallel = cpus + 1 + n_jobs if n_jobs < 0 else n_jobs
+        return max(1, cpus // max(1, parallel))
+    if os.environ.get("SLURM_CPUS_PER_TASK"):
+        return int(os.environ["SLURM_CPUS_PER_TASK"])
+    return None
+
+
+def wandb_settings(logger_cfg: dict, job: JobInfo, run_name: str) -> dict:
+    """Fill the W&B group / name / tags of a sweep job; values set in logger.* win."""
+    settings = dict(logger_cfg)
+    tags = list(settings.get("tags") or [])
+    for tag in (run_name, job.experiment, "sweep" if job.multirun else None):
+        if tag and tag not in tags:
+            tags.append(tag)
+    settings["tags"] = tags
+    if job.multirun:
+        settings["group"] = settings.get("group") or job.sweep_name
+        swept = ",".join(f"{k}={v}" for k, v in job.overrides.items())
+        settings["name"] = settings.get("name") or (f"{job.job_num}:{swept}" if swept else str(job.job_num))
+    return settings
+
+
+# -- the objective a sweep optimises ------------------------------------------------------------------------------
+
+
+def objective_value(run_dir: str | os.PathLike, objective_cfg, final_record: dict | None = None) -> float | dict | None:
+    """The value train.py returns: the last logged value of objective.metric (from metrics.jsonl,
+    so metrics logged only every eval_every steps count too). With no metric configured, the final record."""
+    metric = objective_cfg.get("metric") if objective_cfg else None
+    if not metric:
+        return final_record
+    for record in reversed(read_metrics(Path(run_dir) / "metrics.jsonl")):
+        if metric in record:
+            value = float(record[metric])
+            return value if math.isfinite(value) else float("nan")
+    available = sorted({k for r in read_metrics(Path(run_dir) / "metrics.jsonl") for k in r})
+    raise UserError(f"objective.metric={metric} was never logged; logged keys: {', '.join(available) or 'none'}")
+
+
+def write_result(run_dir: str | os.PathLike, objective, final_record: dict | None) -> None:
+    """result.json marks a finished job (the report tells finished, failed and unfinished jobs apart by it)."""
+    if isinstance(objective, dict):
+        objective = None  # no objective.metric configured: the final record below says it all
+    elif objective is not None and not math.isfinite(objective):
+        objective = str(objective)  # JSON has no NaN
+    result = {"status": "finished", "objective": objective, "final": final_record or {}}
+    path = Path(run_dir) / "result.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
