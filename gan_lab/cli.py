@@ -50,6 +50,8 @@ def run_hydra_job(fn, cfg: DictConfig):
         if debug_enabled() or cfg.get("debug", False):
             raise
         if multirun:
+            if not (run_dir / ".hydra" / "overrides.yaml").exists():  # failed before the run wrote it
+                save_hydra_files(cfg, run_dir)  # so the report can say which variant failed
             (run_dir / "failed.txt").write_text(f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
             print(f"job {hydra_cfg.job.num} failed: {err}", file=sys.stderr)
             return None

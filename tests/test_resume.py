@@ -248,7 +248,6 @@ def test_sigterm_to_the_cli_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert f"trainer.resume=auto hydra.run.dir={run_dir}" in stderr
 
 
-@pytest.mark.slow
 def test_sigkill_at_random_points_then_resume_is_bitwise_exact(tmp_path):
     """Three SIGKILLs of a real train.py process at random moments (during steps, grid and checkpoint
     writes alike); each time resumed with trainer.resume=auto. ~40 s on one thread, hence slow."""

@@ -144,7 +144,6 @@ def run_train(args, tmp_path, timeout=240):
     )
 
 
-@pytest.mark.slow
 def test_joblib_2x2_sweep_with_wandb_groups(tmp_path):
     sweep = tmp_path / "grid"
     proc = run_train(
@@ -181,7 +180,6 @@ def test_joblib_2x2_sweep_with_wandb_groups(tmp_path):
     assert variants["0.0002"]["finished"] == "2/2" and "+-" in variants["0.001"]["g_loss"]  # Hydra writes 2e-4 so
 
 
-@pytest.mark.slow
 def test_failing_job_does_not_stop_the_joblib_sweep(tmp_path):
     sweep = tmp_path / "fail"
     proc = run_train(
@@ -203,7 +201,6 @@ def test_failing_job_does_not_stop_the_joblib_sweep(tmp_path):
     assert "lr must be a positive number" in jobs["1"]["error"]
 
 
-@pytest.mark.slow
 def test_two_trial_optuna_search(tmp_path):
     sweep = tmp_path / "optuna"
     proc = run_train(
