@@ -83,7 +83,6 @@ def test_unknown_metric_is_a_user_error(tiny_run):
         evaluate_checkpoint(eval_cfg(tiny_run, "metrics=[fidd]"))
 
 
-@pytest.mark.slow  # a fresh interpreter importing torch: ~10 s idle, a minute on a loaded machine
 def test_command_line_error_for_kid_with_too_few_samples(tiny_run):
     weights = save_tiny_torchscript(tiny_run)
     result = subprocess.run(
