@@ -6,7 +6,24 @@ from torch import nn
 
 from gan_lab.errors import UserError
 from gan_lab.losses import WassersteinGPLoss, input_gradient_norm
-from gan_lab.models.wgan import LabelConcatGenerator, ProjectionCritic
+from gan_lab.models.conditional import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
+
+
+def LabelConcatGenerator(latent_dim, channels, image_size, base_width, num_classes):  # noqa: N802
+    """The cwgan_gp_cifar10 generator (conf/model/cwgan.yaml) at test size."""
+    return ConditionalDCGANGenerator(
+        latent_dim=latent_dim, channels=channels, image_size=image_size, num_classes=num_classes, embed_dim=8,
+        base_width=base_width,
+    )
+
+
+def ProjectionCritic(channels=3, image_size=8, base_width=4, num_classes=10, norm="layer"):  # noqa: N802
+    """The cwgan_gp_cifar10 critic: DCGAN without BatchNorm plus a projection term."""
+    return ConditionalDCGANDiscriminator(
+        channels=channels, image_size=image_size, num_classes=num_classes, base_width=base_width, norm=norm,
+        conditioning="projection",
+    )
+
 
 
 class LinearCritic(nn.Module):
@@ -111,10 +128,10 @@ def test_changing_only_the_label_changes_generator_and_critic_outputs():
 
 def test_conditional_networks_require_labels():
     G = LabelConcatGenerator(latent_dim=8, channels=3, image_size=8, base_width=4, num_classes=10)
-    with pytest.raises(UserError, match="needs class labels"):
+    with pytest.raises(UserError, match="needs labels"):
         G(torch.randn(2, 8))
-    with pytest.raises(UserError, match="BatchNorm"):
-        ProjectionCritic(image_size=8, base_width=4, norm="batch")
+    with pytest.raises(UserError, match="needs labels"):
+        ProjectionCritic()(torch.randn(2, 3, 8, 8))
 
 
 def test_one_wgan_gp_step_changes_critic_and_generator():

@@ -37,7 +37,10 @@ class EmbeddingConditionedGenerator(nn.Module):
     def __init__(self, body: nn.Module, latent_dim: int, num_classes: int, embed_dim: int):
         super().__init__()
         if num_classes <= 0:
-            raise UserError("a class-conditional generator needs num_classes > 0 (set dataset.num_classes)")
+            raise UserError(
+                "a class-conditional generator needs num_classes > 0 (labels missing); use a labelled dataset "
+                "(class sub-folders for image_folder) or an unconditional model"
+            )
         self.body = body
         self.latent_dim = latent_dim
         self.num_classes = num_classes
