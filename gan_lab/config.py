@@ -33,6 +33,7 @@ class TrainerConfig:
     eval_every: int = 0  # steps between in-training metrics (conf/eval_metric); 0 = off
     grad_clip: float | None = None  # max grad norm for both networks; None = off
     nonfinite: str = "stop"  # stop | skip
+    nonfinite_check: str = "grads"  # grads | loss: what is checked every step (loss: weights at each checkpoint)
     max_nonfinite_skips: int = 10  # nonfinite=skip: stop when this many steps in a row were non-finite
     progress_bar: bool = True
     strategy: str = "single"  # single | ddp (launch with torchrun)
@@ -43,7 +44,12 @@ POSITIVE_INTS = (
     "batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every", "num_samples", "max_nonfinite_skips"
 )
 NON_NEGATIVE_INTS = ("max_steps", "keep_last", "eval_every", "num_threads")
-CHOICES = {"sample_mode": ("eval", "train"), "nonfinite": ("stop", "skip"), "strategy": ("single", "ddp")}
+CHOICES = {
+    "sample_mode": ("eval", "train"),
+    "nonfinite": ("stop", "skip"),
+    "nonfinite_check": ("grads", "loss"),
+    "strategy": ("single", "ddp"),
+}
 
 
 def _one_line(err: Exception) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from gan_lab.errors import UserError
 from gan_lab.tracking import read_metrics
 
-NOT_PLOTTED = {"step", "epoch", "img_per_s", "time", "wall_time"}
+NOT_PLOTTED = {"step", "epoch", "img_per_s", "train_seconds", "time", "wall_time"}
 
 
 def smooth(values: list[float], weight: float) -> list[float]:

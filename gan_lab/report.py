@@ -29,7 +29,8 @@ import yaml
 
 from gan_lab.tracking import read_metrics
 
-NOT_METRICS = {"step", "epoch", "img_per_s"}  # bookkeeping columns of metrics.jsonl, not results
+# bookkeeping columns of metrics.jsonl, not results
+NOT_METRICS = {"step", "epoch", "img_per_s", "train_seconds"}
 
 
 @dataclass

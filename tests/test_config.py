@@ -58,6 +58,7 @@ def test_data_dir_comes_from_environment(monkeypatch, tmp_path):
         ({"max_steps": -5}, "trainer.max_steps must be >= 0"),
         ({"ema_decay": 1.5}, "trainer.ema_decay must be in [0, 1)"),
         ({"nonfinite": "ignore"}, "trainer.nonfinite must be one of stop, skip"),
+        ({"nonfinite_check": "weights"}, "trainer.nonfinite_check must be one of grads, loss"),
     ],
 )
 def test_trainer_schema_rejects_bad_values(override, message):

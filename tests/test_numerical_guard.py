@@ -38,6 +38,23 @@ def test_nan_gradient_with_finite_loss_is_caught_too(tmp_path):
         train(compose([*SYNTHETIC, *nan_at([1], gradient=True)]), tmp_path)
 
 
+def test_loss_only_check_never_writes_weights_a_nan_gradient_reached(tmp_path):
+    # Step 4's NaN gradient passes the per-step loss check and poisons G; the checkpoint due after
+    # step 4 is refused, and the one from step 2 stays the last good one.
+    overrides = [*SYNTHETIC, "trainer.nonfinite_check=loss", *nan_at([4], gradient=True)]
+    with pytest.raises(NonFiniteError, match=r"^non-finite weights at step 4 \(trainer.nonfinite_check=loss"):
+        train(compose(overrides), tmp_path)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert load_checkpoint(last)["step"] == 2
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt", "step_0000002.ckpt"]
+
+
+def test_loss_only_check_stops_at_the_next_loss_after_a_nan_gradient(tmp_path):
+    overrides = [*SYNTHETIC, "trainer.nonfinite_check=loss", *nan_at([1], gradient=True)]
+    with pytest.raises(NonFiniteError, match=r"^non-finite discriminator loss nan at step 2; no checkpoint"):
+        train(compose(overrides), tmp_path)
+
+
 def test_skip_policy_skips_counts_and_continues(tmp_path):
     record = train(compose([*SYNTHETIC, *nan_at([3, 6]), "trainer.nonfinite=skip"]), tmp_path)
     assert record["step"] == 8

@@ -68,7 +68,8 @@ def test_run_writes_checkpoints_samples_and_metrics(tmp_path):
     assert sorted(p.name for p in (tmp_path / "samples").glob("step_*")) == ["step_0000002.png", "step_0000004.png"]
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [2, 4]
-    assert {"d_loss", "g_loss", "d_real", "d_fake", "img_per_s"} <= set(lines[0])
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "img_per_s", "train_seconds"} <= set(lines[0])
+    assert 0 < lines[0]["train_seconds"] < lines[1]["train_seconds"]  # cumulative training wall time
     state = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
     assert state["step"] == 4
     assert state["config"]["model"]["generator"]["base_width"] == 8  # resolved config travels along

@@ -1,0 +1,109 @@
+"""Time to quality of one train.py run: FID against training wall-clock time.
+
+    python benchmarks/quality_curve.py <run dir> [--fid-thresholds 50 20 10] [--json out.json]
+
+Reads <run dir>/metrics.jsonl (train_seconds: wall time of fit() outside in-training evaluation, and
+eval/classifier_fid when the run had trainer.eval_every) and every <run dir>/eval/*.json written by
+evaluate.py that holds an FID (Inception FID of a checkpoint; its protocol gives the step and sample
+counts). Prints one row per evaluated step and the first training time at which each threshold was met.
+benchmarks/time_to_quality_inception.sh runs the whole protocol (train, evaluate checkpoints, this).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def training_seconds_by_step(records: list[dict]) -> dict[int, float]:
+    """train_seconds at each logged step (interpolated linearly between logged steps)."""
+    points = sorted((r["step"], r["train_seconds"]) for r in records if "train_seconds" in r)
+    return dict(points)
+
+
+def seconds_at(step: int, points: dict[int, float]) -> float | None:
+    if step in points:
+        return points[step]
+    below = [s for s in points if s < step]
+    above = [s for s in points if s > step]
+    if not below or not above:
+        return None
+    s0, s1 = max(below), min(above)
+    return points[s0] + (points[s1] - points[s0]) * (step - s0) / (s1 - s0)
+
+
+def inception_fids(run_dir: Path) -> list[dict]:
+    rows = []
+    for path in sorted((run_dir / "eval").glob("*.json")):
+        result = json.loads(path.read_text())
+        fid = result.get("metrics", {}).get("fid")
+        if fid is None:
+            continue
+        protocol = result["protocol"]
+        rows.append({
+            "step": protocol["step"], "fid": fid["value"], "file": path.name,
+            "num_samples": protocol["num_samples"], "reference": protocol["reference"],
+            "feature_network": fid["feature_network"]["torch_fidelity_name"],
+            "warnings": fid.get("warnings", []),
+        })
+    return sorted(rows, key=lambda r: r["step"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--fid-thresholds", type=float, nargs="*", default=[50.0, 20.0, 10.0])
+    parser.add_argument("--cfid-thresholds", type=float, nargs="*", default=[20.0, 10.0, 5.0])
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    records = [json.loads(line) for line in (args.run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    seconds = training_seconds_by_step(records)
+    if not seconds:
+        raise SystemExit(f"{args.run_dir}/metrics.jsonl has no train_seconds (written by train.py since 2026-11-26)")
+    cfid = {r["step"]: r["eval/classifier_fid"] for r in records if "eval/classifier_fid" in r}
+    fids = inception_fids(args.run_dir)
+    for row in fids:
+        row["train_seconds"] = seconds_at(row["step"], seconds)
+
+    print(f"run {args.run_dir}")
+    print(f"{'step':>6} {'train min':>9} {'classifier FID':>14} {'Inception FID':>13}")
+    fid_by_step = {r["step"]: r for r in fids}
+    for step in sorted(set(cfid) | set(fid_by_step)):
+        t = seconds_at(step, seconds)
+        minutes = f"{t / 60:9.1f}" if t is not None else f"{'-':>9}"
+        c = f"{cfid[step]:14.2f}" if step in cfid else f"{'-':>14}"
+        f = f"{fid_by_step[step]['fid']:13.2f}" if step in fid_by_step else f"{'-':>13}"
+        print(f"{step:>6} {minutes} {c} {f}")
+    for row in fids:
+        print(f"  Inception FID at step {row['step']}: {row['num_samples']} samples vs {row['reference']['dataset']} "
+              f"{row['reference']['split']} ({row['reference']['size']} images), {row['feature_network']} "
+              f"[{row['file']}]{' WARNING: ' + '; '.join(row['warnings']) if row['warnings'] else ''}")
+
+    def first_reached(points: list[tuple[int, float]], threshold: float):
+        for step, value in points:
+            if value <= threshold:
+                return {"step": step, "train_seconds": seconds_at(step, seconds)}
+        return None
+
+    reached = {}
+    for name, points, thresholds in (
+        ("classifier_fid", sorted(cfid.items()), args.cfid_thresholds),
+        ("fid", [(r["step"], r["fid"]) for r in fids], args.fid_thresholds),
+    ):
+        for t in thresholds:
+            hit = first_reached(points, t)
+            reached[f"{name}<={t:g}"] = hit
+            when = (f"step {hit['step']}, {hit['train_seconds'] / 60:.1f} min of training" if hit
+                    else f"not reached (best {min((v for _, v in points), default=float('nan')):.2f})")
+            print(f"  {name} <= {t:g}: {when}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        out = {"run_dir": str(args.run_dir), "classifier_fid": cfid, "inception_fid": fids, "reached": reached,
+               "train_seconds": seconds}
+        args.json.write_text(json.dumps(out, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
