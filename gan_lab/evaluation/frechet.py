@@ -7,6 +7,8 @@ loses digits that matter at FID values near 1.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 from torch import Tensor
@@ -26,7 +28,11 @@ def frechet_distance(stats1: dict, stats2: dict, eps: float = 1e-6) -> float:
     if mu1.shape != mu2.shape:
         raise ValueError(f"feature dimensions differ: {mu1.shape} vs {mu2.shape}")
     diff = mu1 - mu2
-    covmean, _ = scipy.linalg.sqrtm(sigma1 @ sigma2, disp=False)
+    with warnings.catch_warnings():
+        # Rank-deficient covariances (dead ReLU units in a classifier's features) make the product
+        # singular; sqrtm still returns a usable root, and a non-finite one is regularised below.
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():
         # Singular product (fewer samples than dimensions): regularise as the TTUR code does.
         offset = np.eye(sigma1.shape[0]) * eps
