@@ -306,7 +306,8 @@ def measure_recipe(recipe: str, args, device: torch.device) -> dict:
         ganlab = GanLabLoop(cfg, Path(run_dir), device)
         loops: list[Loop] = [ganlab, BareLoop(ganlab)]
         if args.breakdown:  # what precision and memory format each contribute
-            loops += [BareLoop(ganlab, "fp32", False), BareLoop(ganlab, "fp32", True)]
+            # bf16 too where the recipe resolved to fp32: on CPUs without native bf16 it is emulated.
+            loops += [BareLoop(ganlab, "fp32", False), BareLoop(ganlab, "fp32", True), BareLoop(ganlab, "bf16", True)]
         is_dcgan32 = (
             cfg.model.generator._target_.endswith("DCGANGenerator")
             and int(cfg.dataset.image_size) == 32 and ganlab.data.name == "MNIST"
