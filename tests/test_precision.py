@@ -1,6 +1,8 @@
 """Precision: `auto` resolves to what the hardware runs fast and is recorded resolved; the step's
 finiteness check catches NaN losses and gradients; the fast path resumes bit-exactly."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
@@ -57,7 +59,8 @@ class _Tiny(nn.Module):
 def test_check_finite_sees_nan_in_loss_or_any_gradient():
     from gan_lab.training.trainer import Trainer
 
-    stub, net = Trainer.__new__(Trainer), _Tiny()  # _check_finite reads nothing from the trainer
+    stub, net = Trainer.__new__(Trainer), _Tiny()  # _check_finite reads only cfg.nonfinite_check
+    stub.cfg = SimpleNamespace(nonfinite_check="grads")
     scaler = Precision("fp32", CPU).make_scaler()
     for p in net.parameters():
         p.grad = torch.ones_like(p)
@@ -69,6 +72,9 @@ def test_check_finite_sees_nan_in_loss_or_any_gradient():
     assert stub._check_finite(torch.tensor(float("inf")), net, scaler) is False
     net.a.weight.grad = torch.full((1, 2), float("-inf"))
     assert stub._check_finite(torch.tensor(1.0), net, scaler) is False
+    stub.cfg.nonfinite_check = "loss"  # gradients are then left to the weight check before each checkpoint
+    assert stub._check_finite(torch.tensor(1.0), net, scaler) is True
+    assert stub._check_finite(torch.tensor(float("nan")), net, scaler) is False
 
 
 def test_fast_path_resume_equals_uninterrupted_run(tmp_path):
