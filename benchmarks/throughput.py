@@ -280,20 +280,34 @@ def timed(loop: Loop, steps: int, device: torch.device) -> tuple[float, float, i
     return images / seconds, images / max(cpu_seconds, 1e-9), peak
 
 
+# The child reports VmHWM (its own mm's high-water mark) at exit. ru_maxrss from wait4 would not do:
+# Linux carries the forking parent's peak RSS across fork + exec into the child's ru_maxrss.
+_REPORT_PEAK = """
+import atexit, runpy, sys
+def report():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(out, "w").write(line.split()[1])
+atexit.register(report)
+out, script = sys.argv[1], sys.argv[2]
+sys.argv = sys.argv[2:]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
 def peak_rss_of_training(recipe: str, steps: int, overrides: list[str]) -> float:
     """Peak RSS (GiB) of a separate `train.py experiment=<recipe>` process running `steps` steps."""
     with tempfile.TemporaryDirectory() as run_dir:
+        peak_file = Path(run_dir) / "vmhwm_kib"
         cmd = [
-            sys.executable, str(REPO / "train.py"), f"experiment={recipe}", "logger=none",
-            "trainer.max_epochs=null", f"trainer.max_steps={steps}", "trainer.progress_bar=false",
-            f"hydra.run.dir={run_dir}", *overrides,
+            sys.executable, "-c", _REPORT_PEAK, str(peak_file), str(REPO / "train.py"), f"experiment={recipe}",
+            "logger=none", "trainer.max_epochs=null", f"trainer.max_steps={steps}", "trainer.progress_bar=false",
+            f"hydra.run.dir={run_dir}/run", *overrides,
         ]
-        proc = subprocess.Popen(cmd, cwd=run_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.read()[-2000:]}")
-    return usage.ru_maxrss * 1024 / 2**30  # ru_maxrss is KiB on Linux
+        proc = subprocess.run(cmd, cwd=run_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0 or not peak_file.exists():
+            raise RuntimeError(f"{' '.join(cmd[3:])} failed: {proc.stderr[-2000:]}")
+        return int(peak_file.read_text()) * 1024 / 2**30
 
 
 def median(values: list[float]) -> float:
