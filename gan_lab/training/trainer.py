@@ -203,7 +203,7 @@ class Trainer:
 
     def _check_finite(self, loss: Tensor, net: nn.Module, scaler) -> bool:
         """True when the loss and (nonfinite_check=grads, unless a GradScaler handles overflow) the gradients
-        are finite. Reading every gradient once more costs 3-9% of a small MLP GAN's step (docs/benchmarks.md)."""
+        are finite. Reading every gradient once more costs a few % of a small MLP GAN's step (docs/benchmarks.md)."""
         finite = torch.isfinite(loss.detach())
         if self.cfg.nonfinite_check == "grads" and not scaler.is_enabled():
             grads = [p.grad.detach() for p in net.parameters() if p.grad is not None]
