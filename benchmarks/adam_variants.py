@@ -15,7 +15,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from benchmarks.throughput import GanLabLoop, compose  # noqa: E402
+from benchmarks.throughput import GanLabLoop, compose, timed  # noqa: E402
 
 VARIANTS = {
     "per-tensor": ["optimizer.fused=false"],
@@ -56,9 +55,7 @@ def main() -> None:
             for r in range(args.repeats):
                 names = list(loops)
                 for name in names[r % len(names):] + names[: r % len(names)]:
-                    start = time.perf_counter()
-                    loops[name].run(steps)
-                    rates[name].append(steps * loops[name].images_per_step / (time.perf_counter() - start))
+                    rates[name].append(timed(loops[name], steps, device)[0])
                 print(f"  {recipe} round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rates.items()),
                       file=sys.stderr, flush=True)
             ratios = {k: statistics.median(a / b for a, b in zip(v, rates["per-tensor"], strict=True))

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gan_lab.tracking import read_metrics  # noqa: E402
 
 
 def training_seconds_by_step(records: list[dict]) -> dict[int, float]:
-    """train_seconds at each logged step (interpolated linearly between logged steps)."""
-    points = sorted((r["step"], r["train_seconds"]) for r in records if "train_seconds" in r)
-    return dict(points)
+    """train_seconds at each logged step (seconds_at interpolates between them)."""
+    return dict(sorted((r["step"], r["train_seconds"]) for r in records if "train_seconds" in r))
 
 
 def seconds_at(step: int, points: dict[int, float]) -> float | None:
@@ -58,7 +62,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    records = [json.loads(line) for line in (args.run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    records = read_metrics(args.run_dir / "metrics.jsonl")
     seconds = training_seconds_by_step(records)
     if not seconds:
         raise SystemExit(f"{args.run_dir}/metrics.jsonl has no train_seconds (written by train.py since 2026-11-26)")

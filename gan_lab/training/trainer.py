@@ -44,6 +44,11 @@ from gan_lab.training.precision import Precision
 from gan_lab.training.schedules import make_scheduler
 
 
+def _all_finite(tensors: list[Tensor]) -> Tensor:
+    """One fused norm per tensor and a single reduction: a 0-d bool tensor, read with one host sync."""
+    return torch.isfinite(torch.stack(torch._foreach_norm(tensors))).all()
+
+
 class NonFiniteError(UserError):
     """A loss or gradient became NaN / inf under nonfinite=stop."""
 
@@ -207,8 +212,8 @@ class Trainer:
         finite = torch.isfinite(loss.detach())
         if self.cfg.nonfinite_check == "grads" and not scaler.is_enabled():
             grads = [p.grad.detach() for p in net.parameters() if p.grad is not None]
-            if grads:  # one fused norm per gradient, one host sync for the whole check
-                finite = finite & torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()
+            if grads:
+                finite = finite & _all_finite(grads)
         return bool(finite)
 
     def _last_good_checkpoint(self) -> str:
@@ -371,7 +376,7 @@ class Trainer:
         """With only losses checked per step, a NaN gradient under a finite loss reaches the weights
         unseen; never write such weights over the last good checkpoint."""
         tensors = [t.detach() for net in (self.G, self.D) for t in net.state_dict().values() if t.is_floating_point()]
-        if not bool(torch.isfinite(torch.stack(torch._foreach_norm(tensors))).all()):
+        if not bool(_all_finite(tensors)):
             raise NonFiniteError(
                 f"non-finite weights at step {self.step} (trainer.nonfinite_check=loss checks only the losses "
                 f"every step); {self._last_good_checkpoint()}; set trainer.nonfinite_check=grads to stop at the step"
