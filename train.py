@@ -18,8 +18,7 @@ def train_job(cfg: DictConfig, run_dir):
     from gan_lab.training.run import train
 
     main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes into the run dir
-    if main_rank:
-        (Path(run_dir) / "result.json").unlink(missing_ok=True)  # stale from an earlier attempt in this dir
+    # A stale result.json of an earlier attempt is removed by train() once every check has passed.
     record = train(cfg, run_dir)
     if "stopped_at" in record:  # interrupted: not finished; run_hydra_job exits with 128 + the signal
         return record

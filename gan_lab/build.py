@@ -48,9 +48,31 @@ def build_optimizers(cfg: DictConfig, generator: nn.Module, discriminator: nn.Mo
     return make_g(generator.parameters()), make_d(discriminator.parameters())
 
 
+CONDITIONS = {"none": "no condition", "labels": "class labels", "image": "a source image"}
+TAKES = {"labels": "is class-conditional", "image": "translates a source image"}
+FIX = {
+    "labels": "use a labelled dataset (class sub-folders for image_folder) or an unconditional model",
+    "image": "use a paired dataset (dataset=facades, experiment=pix2pix_facades) or a model of another kind (model=dcgan)",
+}
+
+
+def condition_taken(net: nn.Module) -> str:
+    """What a network needs as `cond`: its declared `condition`, else labels when it has classes."""
+    declared = getattr(net, "condition", None)
+    if declared is not None:
+        return declared
+    return "labels" if (getattr(net, "num_classes", 0) or 0) else "none"
+
+
 def check_compatible(data: ImageData, generator: nn.Module, discriminator: nn.Module) -> None:
     """Catch data/model mismatches at start, not as a shape error deep inside a conv."""
     for name, net in (("generator", generator), ("discriminator", discriminator)):
+        takes, gives = condition_taken(net), data.condition
+        if takes != "none" and takes != gives:  # a network that takes none ignores what the data gives
+            raise UserError(
+                f"model.{name} ({type(net).__name__}) {TAKES[takes]} but dataset {data.name} gives "
+                f"{CONDITIONS[gives]}; {FIX[takes]}"
+            )
         channels = getattr(net, "channels", None)
         if channels is not None and channels != data.channels:
             raise UserError(
@@ -64,11 +86,6 @@ def check_compatible(data: ImageData, generator: nn.Module, discriminator: nn.Mo
                 f"{data.image_size}x{data.image_size}; set dataset.image_size={size}"
             )
         classes = getattr(net, "num_classes", 0) or 0
-        if classes and not data.num_classes:
-            raise UserError(
-                f"model.{name} is class-conditional but dataset {data.name} has no labels; "
-                f"use a labelled dataset (class sub-folders for image_folder) or an unconditional model"
-            )
         if classes and data.num_classes and classes != data.num_classes:
             raise UserError(
                 f"model.{name} has {classes} classes but dataset {data.name} has {data.num_classes}; "

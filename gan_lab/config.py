@@ -14,8 +14,9 @@ from gan_lab.errors import UserError
 
 @dataclass
 class TrainerConfig:
-    max_steps: int = 2000  # generator updates; each one follows n_critic discriminator updates
-    max_epochs: float | None = None  # when set, overrides max_steps (epochs of discriminator batches)
+    # Training stops at whichever limit comes first (PyTorch Lightning's convention); null removes a limit.
+    max_steps: int | None = 2000  # generator updates; each one follows n_critic discriminator updates
+    max_epochs: float | None = None  # epochs of discriminator batches
     batch_size: int = 128
     n_critic: int = 1
     ema_decay: float = 0.0  # 0 = no EMA of G
@@ -69,13 +70,18 @@ def validate_trainer(trainer_cfg: DictConfig) -> DictConfig:
         if merged[key] <= 0:
             raise UserError(f"trainer.{key} must be a positive integer, got {merged[key]}")
     for key in NON_NEGATIVE_INTS:
-        if merged[key] < 0:
+        if merged[key] is not None and merged[key] < 0:
             raise UserError(f"trainer.{key} must be >= 0, got {merged[key]}")
     for key, allowed in CHOICES.items():
         if merged[key] not in allowed:
             raise UserError(f"trainer.{key} must be one of {', '.join(allowed)}, got {merged[key]!r}")
     if merged.max_epochs is not None and merged.max_epochs <= 0:
         raise UserError(f"trainer.max_epochs must be positive, got {merged.max_epochs}")
+    if merged.max_steps is None and merged.max_epochs is None:
+        raise UserError(
+            "trainer.max_steps and trainer.max_epochs are both null, so training would never stop; "
+            "set one of them, e.g. trainer.max_steps=2000"
+        )
     if not 0.0 <= merged.ema_decay < 1.0:
         raise UserError(f"trainer.ema_decay must be in [0, 1), got {merged.ema_decay}")
     if merged.grad_clip is not None and merged.grad_clip <= 0:

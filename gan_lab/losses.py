@@ -30,6 +30,9 @@ class AdversarialLoss:
     def generator_loss(self, D: nn.Module, fake: Tensor, cond: Tensor | None, real: Tensor):
         raise NotImplementedError
 
+    def check_discriminator(self, D: nn.Module) -> None:
+        """Refuse, at start, a discriminator this objective is not valid for (default: any is)."""
+
 
 class BCELoss(AdversarialLoss):
     """Binary cross-entropy GAN loss with the non-saturating generator objective.
@@ -145,10 +148,21 @@ class WassersteinGPLoss(AdversarialLoss):
     E[D(real)] - E[D(fake)] (it should fall towards 0 as G improves) and the penalty.
     """
 
-    def __init__(self, gp_weight: float = 10.0):
+    def __init__(self, gp_weight: float = 10.0, allow_batchnorm_critic: bool = False):
         if gp_weight < 0:
             raise UserError(f"loss.gp_weight must be >= 0, got {gp_weight}")
         self.gp_weight = gp_weight
+        self.allow_batchnorm_critic = allow_batchnorm_critic
+
+    def check_discriminator(self, D: nn.Module) -> None:
+        """BatchNorm makes each critic output depend on the whole batch, so the per-sample gradient
+        norm the penalty constrains is not the critic's (Gulrajani et al. 2017, section 4)."""
+        if self.allow_batchnorm_critic or not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()):
+            return
+        raise UserError(
+            "loss=wgan_gp needs a critic without BatchNorm (it breaks the per-sample gradient penalty); "
+            "set model.discriminator.norm=layer, or loss.allow_batchnorm_critic=true to run it anyway"
+        )
 
     def gradient_penalty(self, D: nn.Module, real: Tensor, fake: Tensor, cond: Tensor | None) -> Tensor:
         shape = (real.shape[0],) + (1,) * (real.dim() - 1)

@@ -23,12 +23,13 @@ from gan_lab.cli import validate_training_config
 from gan_lab.errors import UserError
 from gan_lab.override_check import check_overrides
 from gan_lab.training.run import train
-from tests.conftest import CONF_DIR, REPO, TINY, compose
+from tests.conftest import CONF_DIR, REPO, TINY, compose, needs_mnist
 from tests.fakes import snapshot
 
 SYNTHETIC = ["dataset=synthetic", "dataset.size=64", *TINY, "trainer.max_steps=2"]
 REAL_CONDITIONAL = ["model=cgan_dcgan", "model.generator.base_width=8", "model.discriminator.base_width=8"]
 MNIST = ["dataset=mnist", *TINY, "trainer.max_steps=2"]
+NO_LATENT = [o for o in SYNTHETIC if not o.startswith("model.generator.latent_dim")]  # for model=pix2pix
 CONDITIONAL = [
     "model.generator._target_=tests.fakes.ConditionalGenerator",
     "model.discriminator._target_=tests.fakes.ConditionalDiscriminator",
@@ -124,7 +125,26 @@ CASES = [
     Case(
         "conditional model, unlabelled data",
         [*CONDITIONAL, "dataset.num_classes=0"],
-        r"model.generator is class-conditional but dataset synthetic has no labels",
+        r"model.generator \(ConditionalGenerator\) is class-conditional but dataset synthetic gives no condition; "
+        r"use a labelled dataset",
+    ),
+    Case(
+        "image-to-image generator on labelled data",
+        ["model=pix2pix"],
+        r"model.generator \(UNetGenerator\) translates a source image but dataset synthetic gives class labels; "
+        r"use a paired dataset",
+        base=NO_LATENT,
+    ),
+    Case(
+        "WGAN-GP with a BatchNorm critic",
+        ["loss=wgan_gp"],
+        r"loss=wgan_gp needs a critic without BatchNorm .*; set model.discriminator.norm=layer, or "
+        r"loss.allow_batchnorm_critic=true",
+    ),
+    Case(
+        "no step limit",
+        ["trainer.max_steps=null", "trainer.max_epochs=null"],
+        r"trainer.max_steps and trainer.max_epochs are both null, so training would never stop; set one",
     ),
     Case(
         "cgan_dcgan with a class count mismatch",
@@ -201,6 +221,7 @@ def earlier_run(tmp_path_factory) -> Path:
     """A finished tiny run, as a user would have it: checkpoints, samples, metrics.jsonl and .hydra/."""
     run_dir = tmp_path_factory.mktemp("earlier") / "run"
     train(compose(SYNTHETIC), run_dir)
+    (run_dir / "result.json").write_text('{"status": "finished"}\n')  # as train.py marks a finished run
     (run_dir / ".hydra").mkdir()
     (run_dir / ".hydra" / "config.yaml").write_text("# the config the earlier run was started with\n")
     return run_dir
@@ -292,6 +313,19 @@ def test_cli_reports_one_line_and_exit_code_2(args, first_words, earlier_run, tm
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(first_words.format(run=run_dir)), result.stderr
     assert snapshot(run_dir) == before
+
+
+@needs_mnist
+def test_pix2pix_on_mnist_is_refused_in_one_line_by_the_cli(tmp_path):
+    """The issue's example: the U-Net was handed class labels as its source image and crashed in a conv."""
+    run_dir = tmp_path / "run"
+    overrides = [o for o in MNIST if not o.startswith("model.generator.latent_dim")]
+    result = run_cli(["model=pix2pix", *overrides, "dataset.limit=64", f"hydra.run.dir={run_dir}"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: model.generator (UNetGenerator) translates a source image but dataset "
+                                    "MNIST gives class labels; use a paired dataset (dataset=facades"), result.stderr
+    assert not run_dir.exists() or not any(run_dir.iterdir())
 
 
 def test_debug_true_shows_the_traceback(tmp_path):

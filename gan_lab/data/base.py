@@ -53,6 +53,11 @@ class ImageData:
     num_classes: int = 0
     name: str = "images"
 
+    @property
+    def condition(self) -> str:
+        """What a batch's `cond` holds: "none", "labels" (class ids) or "image" (a source image)."""
+        return "labels" if self.num_classes else "none"
+
     def __init__(self) -> None:
         self.images: Tensor | None = None
         self.labels: Tensor | None = None

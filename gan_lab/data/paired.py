@@ -80,6 +80,7 @@ class PairedImages(ImageData):
     """Aligned (source, target) image pairs, whole split in memory as uint8."""
 
     name = "paired"
+    condition = "image"  # cond is the source image
 
     def __init__(
         self,

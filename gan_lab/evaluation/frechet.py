@@ -13,6 +13,8 @@ import numpy as np
 import scipy.linalg
 from torch import Tensor
 
+from gan_lab.errors import UserError
+
 
 def gaussian_statistics(features: Tensor | np.ndarray) -> dict[str, np.ndarray]:
     """Mean and covariance (unbiased, as in the TTUR reference code) of (N, D) features, float64."""
@@ -37,5 +39,13 @@ def frechet_distance(stats1: dict, stats2: dict, eps: float = 1e-6) -> float:
         # Singular product (fewer samples than dimensions): regularise as the TTUR code does.
         offset = np.eye(sigma1.shape[0]) * eps
         covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    covmean = covmean.real  # tiny imaginary parts are numerical noise
+    if np.iscomplexobj(covmean):
+        # Tiny imaginary parts are rounding noise; a large one means the root is wrong (as in pytorch-fid / TTUR).
+        imaginary = float(np.max(np.abs(covmean.imag)))
+        if imaginary > 1e-3:
+            raise UserError(
+                f"Frechet distance: sqrtm of the covariance product has an imaginary part of {imaginary:.3g} "
+                f"(> 1e-3), so the statistics are unusable; evaluate with more samples than feature dimensions"
+            )
+        covmean = covmean.real
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))

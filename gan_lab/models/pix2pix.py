@@ -36,6 +36,7 @@ def unet_depth(image_size: int) -> int:
 class UNetGenerator(nn.Module):
     latent_dim = 0  # no z: the trainer passes z=None; dropout is the noise
     num_classes = 0
+    condition = "image"  # it translates a source image (gan_lab.build.check_compatible)
 
     def __init__(
         self,
@@ -54,12 +55,13 @@ class UNetGenerator(nn.Module):
 
         self.encoders = nn.ModuleList()
         for i, width in enumerate(widths):
+            # No bias in any down-convolution, as the reference's BatchNorm U-Net (use_bias is False there,
+            # also for the outermost and innermost ones, which have no norm after them).
             if i == 0:  # outermost: no activation before, no norm after
-                block = [nn.Conv2d(self.source_channels, width, 4, 2, 1)]
+                block = [nn.Conv2d(self.source_channels, width, 4, 2, 1, bias=False)]
             else:
-                innermost = i == depth - 1  # 1x1: BatchNorm of a single value per image makes no sense
-                block = [nn.LeakyReLU(0.2), nn.Conv2d(widths[i - 1], width, 4, 2, 1, bias=innermost)]
-                if not innermost:
+                block = [nn.LeakyReLU(0.2), nn.Conv2d(widths[i - 1], width, 4, 2, 1, bias=False)]
+                if i < depth - 1:  # innermost (1x1): no norm, BatchNorm of one value per image makes no sense
                     block.append(nn.BatchNorm2d(width))
             self.encoders.append(nn.Sequential(*block))
 
@@ -97,6 +99,8 @@ class PatchDiscriminator(nn.Module):
     With n_layers=3 each output logit sees a 70x70 patch of the input; the map is
     30x30 for 256x256 images and 14x14 for 128x128.
     """
+
+    condition = "image"  # it judges (source, image) pairs
 
     def __init__(
         self,

@@ -112,6 +112,32 @@ def check_resume_config(saved: dict, current: dict, ckpt: Path, warn: bool = Tru
         print(f"warning: resuming with settings that differ from the checkpoint ({diffs})", file=sys.stderr)
 
 
+def schedule_uses_run_length(cfg: DictConfig) -> bool:
+    """Whether a configured LR schedule takes total_steps (so it depends on max_steps / max_epochs)."""
+    import inspect
+
+    for factory in build_scheduler_factories(cfg):
+        try:
+            if factory is not None and "total_steps" in inspect.signature(factory).parameters:
+                return True
+        except (TypeError, ValueError):  # builtins without a signature
+            continue
+    return False
+
+
+def warn_if_schedule_length_changed(state: dict, trainer: Trainer, cfg: DictConfig) -> None:
+    """A length-dependent LR schedule is rebuilt for the new run length on resume: say so in one line."""
+    old_steps = state.get("max_steps")
+    if old_steps is None or int(old_steps) == trainer.max_steps or not schedule_uses_run_length(cfg):
+        return
+    print(
+        f"warning: the run length changed on resume ({old_steps} -> {trainer.max_steps} steps, "
+        f"{trainer.step_limit}); the learning-rate schedule follows the {trainer.max_steps}-step schedule "
+        f"from step {trainer.step} on, so its rate jumps to that schedule's value (docs/reliability.md)",
+        file=sys.stderr,
+    )
+
+
 def write_final_pictures(trainer: Trainer, tracker: Tracker) -> None:
     """Loss curves and an interpolation GIF in the run dir (and W&B). A failure here is reported, not
     raised: the weights are already saved and must not be lost to a plotting problem."""
@@ -168,6 +194,7 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
     generator, discriminator = build_models(cfg)
     check_compatible(data, generator, discriminator)
     loss = build_loss(cfg)
+    loss.check_discriminator(discriminator)
     opt_g, opt_d = build_optimizers(cfg, generator, discriminator)
 
     wandb_id = state.get("wandb_run_id") if state else None
@@ -190,14 +217,16 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
             # All checks passed: from here on the run dir is written to.
             if state is None and overwrite:
                 clear_earlier_run(run_dir)
+            (run_dir / "result.json").unlink(missing_ok=True)  # an earlier attempt's; this one is not finished
             truncate_metrics(tracker.metrics_path, trainer.step)  # records after the checkpoint are logged again
             save_hydra_files(cfg, run_dir)
             if state is not None:
                 print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
+                warn_if_schedule_length_changed(state, trainer, cfg)
             world = f" x {ctx.world_size} processes" if ctx.enabled else ""
             print(
                 f"run dir {run_dir} | data {data.describe()}, {len(data)} images | device {device} | "
-                f"precision {trainer_cfg.precision} | {trainer.max_steps} steps of batch "
+                f"precision {trainer_cfg.precision} | {trainer.max_steps} steps ({trainer.step_limit}) of batch "
                 f"{trainer_cfg.batch_size}{world}",
                 file=sys.stderr,
             )

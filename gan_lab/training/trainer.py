@@ -49,6 +49,21 @@ def _all_finite(tensors: list[Tensor]) -> Tensor:
     return torch.isfinite(torch.stack(torch._foreach_norm(tensors))).all()
 
 
+def step_limit(
+    max_steps: int | None, max_epochs: float | None, batches_per_epoch: int, n_critic: int
+) -> tuple[int, str]:
+    """The run length in generator steps and which setting gives it: the first limit reached
+    (PyTorch Lightning's convention); None removes a limit. An epoch is batches_per_epoch D batches."""
+    limits = []
+    if max_steps is not None:
+        limits.append((int(max_steps), f"trainer.max_steps={max_steps}"))
+    if max_epochs is not None:
+        limits.append((math.ceil(max_epochs * batches_per_epoch / n_critic), f"trainer.max_epochs={max_epochs}"))
+    if not limits:
+        raise UserError("trainer.max_steps and trainer.max_epochs are both null; set one of them")
+    return min(limits, key=lambda limit: limit[0])
+
+
 class NonFiniteError(UserError):
     """A loss or gradient became NaN / inf under nonfinite=stop."""
 
@@ -146,6 +161,7 @@ class Trainer:
         self.nonfinite_in_a_row = 0
         self.nonfinite_total = 0
         self.best_metric: float | None = None
+        self.train_seconds = 0.0  # wall time of training outside in-training evaluation, over resumes
         self._stop_signal: int | None = None
         self._perm_epoch = -1
         self._perm: Tensor | None = None
@@ -159,10 +175,8 @@ class Trainer:
                 f"examples); lower trainer.batch_size"
             )
         self.batches_per_epoch = self.num_examples // self.global_batch_size  # drop_last
-        if cfg.max_epochs is not None:
-            self.max_steps = math.ceil(cfg.max_epochs * self.batches_per_epoch / cfg.n_critic)
-        else:
-            self.max_steps = cfg.max_steps
+        limit = step_limit(cfg.max_steps, cfg.max_epochs, self.batches_per_epoch, cfg.n_critic)
+        self.max_steps, self.step_limit = limit  # the run length and which setting gives it
         self.latent_dim = getattr(self.G, "latent_dim", 0)
         make_g, make_d = scheduler_factories
         self.schedulers = [make_scheduler(make_g, opt_g, self.max_steps), make_scheduler(make_d, opt_d, self.max_steps)]
@@ -318,6 +332,8 @@ class Trainer:
             "best_metric": self.best_metric,
             "nonfinite_total": self.nonfinite_total,
             "nonfinite_in_a_row": self.nonfinite_in_a_row,
+            "train_seconds": self.train_seconds,
+            "max_steps": self.max_steps,  # the run length the LR schedules were built for
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -354,6 +370,7 @@ class Trainer:
         self.best_metric = state.get("best_metric")
         self.nonfinite_total = int(state.get("nonfinite_total", 0))
         self.nonfinite_in_a_row = int(state.get("nonfinite_in_a_row", 0))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
 
     def save(self, periodic: bool = True) -> Path:
         """Write last.ckpt (and a periodic step_*.ckpt); under DDP only rank 0 writes."""
@@ -460,7 +477,7 @@ class Trainer:
                 signal.signal(sig, handler)
 
     def fit(self) -> dict:
-        """Train until max_steps; returns the last logged record."""
+        """Train until max_steps (the first of trainer.max_steps / max_epochs); returns the last logged record."""
         from tqdm.auto import tqdm
 
         self.G.train()
@@ -469,7 +486,6 @@ class Trainer:
         count = 0
         last_record: dict = {}
         t_last, step_last = time.perf_counter(), self.step
-        train_seconds = 0.0  # wall time of this fit() outside in-training evaluation, for time-to-quality
         show_bar = self.cfg.progress_bar and self.dist.is_main
         bar = tqdm(total=self.max_steps, initial=self.step, disable=not show_bar, desc="train", dynamic_ncols=True)
         with self._signals_saved_at_step_boundary():
@@ -483,12 +499,12 @@ class Trainer:
                 bar.update(1)
                 if self.step % self.cfg.log_every == 0 or self.step == self.max_steps:
                     now = time.perf_counter()
-                    train_seconds += now - t_last
+                    self.train_seconds += now - t_last
                     images = (self.step - step_last) * self.batch_size * self.cfg.n_critic
                     record = {"step": self.step, "epoch": self.step * self.cfg.n_critic / self.batches_per_epoch}
                     record.update(self._mean_over_ranks({k: float(v) for k, v in sums.items()}, count))
                     record["img_per_s"] = images * self.dist.world_size / max(now - t_last, 1e-9)
-                    record["train_seconds"] = train_seconds
+                    record["train_seconds"] = self.train_seconds
                     self._maybe_evaluate(record)
                     self.tracker.log(record)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k.endswith("loss")})
