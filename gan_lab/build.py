@@ -52,7 +52,7 @@ CONDITIONS = {"none": "no condition", "labels": "class labels", "image": "a sour
 TAKES = {"labels": "is class-conditional", "image": "translates a source image"}
 FIX = {
     "labels": "use a labelled dataset (class sub-folders for image_folder) or an unconditional model",
-    "image": "use a paired dataset (dataset=facades, experiment=pix2pix_facades) or a model of another kind (model=dcgan)",
+    "image": "use a paired dataset (dataset=facades, experiment=pix2pix_facades) or another model (model=dcgan)",
 }
 
 
