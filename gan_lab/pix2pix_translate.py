@@ -19,6 +19,7 @@ from gan_lab.data.base import to_unit_range
 from gan_lab.data.paired import IMAGE_SUFFIXES, list_images, read_rgb, resize_to_tensor
 from gan_lab.errors import UserError
 from gan_lab.loading import load_generator
+from gan_lab.rng import seeded_model_rng
 
 
 def input_files(input_path: str | Path) -> list[Path]:
@@ -54,9 +55,8 @@ def translate(
     size = generator.image_size
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
     written = []
-    with sampling_mode(generator, eval_mode):
+    with seeded_model_rng(seed), sampling_mode(generator, eval_mode):  # dropout draws in train mode
         for path in input_files(input_path):
             source = to_unit_range(resize_to_tensor(read_rgb(path), size)[None]).to(device)
             out = out_dir / f"{path.stem}.png"

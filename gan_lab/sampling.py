@@ -4,7 +4,8 @@ From a checkpoint: sample grids, per-class grids (same z down a column, one clas
 interpolation (strips and an animated GIF), image-to-image translation (delegated to pix2pix).
 From a run dir: the training progress (the periodic fixed-z grids as rows and as a GIF) and loss curves.
 
-Everything random comes from torch.Generator(seed), so the same command gives the same pictures.
+Everything random comes from torch.Generator(seed), and draws inside the model (StyleGAN's noise, dropout)
+from torch's RNG forked and seeded from seed (gan_lab.rng), so the same command gives the same pictures.
 Images follow torchvision's save_image / make_grid conventions: values mapped from [-1, 1], 2 px padding.
 
 Hook for interpolating the label embedding of a class-conditional generator (mode=interpolate over=label):
@@ -19,6 +20,7 @@ interpolation are exactly the images of the two classes. Mixing two embeddings i
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import re
@@ -32,6 +34,7 @@ from torchvision.utils import make_grid, save_image
 
 from gan_lab.errors import UserError
 from gan_lab.loading import load_generator, run_dir_of
+from gan_lab.rng import seeded_model_rng
 
 PADDING = 2  # make_grid's default, also used by the trainer's sample grids
 
@@ -73,7 +76,8 @@ def require_latent(generator: nn.Module, mode: str) -> int:
 @torch.no_grad()
 def sample_grid(generator: nn.Module, n: int, seed: int, device) -> Tensor:
     z = latents(n, require_latent(generator, "grid"), seed, device)
-    return generator(z, grid_conditions(generator, n, device)).float()
+    with seeded_model_rng(seed):
+        return generator(z, grid_conditions(generator, n, device)).float()
 
 
 def per_class_inputs(num_classes: int, columns: int, latent_dim: int, seed: int, device) -> tuple[Tensor, Tensor]:
@@ -93,14 +97,20 @@ def sample_per_class(generator: nn.Module, columns: int, seed: int, device) -> T
     if columns <= 0:
         raise UserError(f"columns must be a positive number of images per class, got {columns}")
     z, labels = per_class_inputs(classes, columns, require_latent(generator, "per_class"), seed, device)
-    return generator(z, labels).float()
+    with seeded_model_rng(seed):
+        return generator(z, labels).float()
 
 
-def one_at_a_time(fn, *batched: Tensor) -> Tensor:
+def one_at_a_time(fn, *batched: Tensor, seed: int | None = None) -> Tensor:
     """fn applied to each row alone. Batched kernels round differently with the batch size, so this makes a
     frame bit-identical to the generator's output for that input on its own (the end points of a path are
-    then exactly G(z1) and G(z2)). Paths are short, so the cost is small."""
-    return torch.cat([fn(*(x[i : i + 1] for x in batched)) for i in range(batched[0].shape[0])])
+    then exactly G(z1) and G(z2)). Paths are short, so the cost is small. With a seed, every row runs with
+    the same in-model draws (StyleGAN's noise), so a path changes only with its input and does not flicker."""
+    rows = []
+    for i in range(batched[0].shape[0]):
+        with seeded_model_rng(seed) if seed is not None else contextlib.nullcontext():
+            rows.append(fn(*(x[i : i + 1] for x in batched)))
+    return torch.cat(rows)
 
 
 # -- interpolation --------------------------------------------------------------------------
@@ -163,9 +173,9 @@ def interpolate_latents(
         z = interpolate(ends[2 * i], ends[2 * i + 1], steps, method)
         if classes:
             cond = torch.full((steps,), i % classes if label is None else label, device=device, dtype=torch.long)
-            strips.append(one_at_a_time(generator, z, cond).float())
+            strips.append(one_at_a_time(generator, z, cond, seed=seed).float())
         else:
-            strips.append(one_at_a_time(generator, z).float())
+            strips.append(one_at_a_time(generator, z, seed=seed).float())
     return torch.stack(strips)
 
 
@@ -188,7 +198,7 @@ def interpolate_labels(
         emb = generator.embed_labels(torch.tensor([a, b], device=device))
         path = interpolate(emb[0], emb[1], steps, method)
         z = z_all[i].expand(steps, -1)
-        strips.append(one_at_a_time(generator.forward_embedded, z, path).float())
+        strips.append(one_at_a_time(generator.forward_embedded, z, path, seed=seed).float())
     return torch.stack(strips)
 
 

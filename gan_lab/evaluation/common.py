@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_lab.data.base import to_uint8
+from gan_lab.rng import seeded_model_rng
 from gan_lab.training.checkpoint import atomic_write_bytes
 
 
@@ -22,7 +23,8 @@ def generate_samples(
 ) -> tuple[Tensor, Tensor | None]:
     """n images from G as uint8 (n, C, H, W), and the labels they were asked for (None if unconditional).
 
-    z comes from a generator seeded with `seed`, so the same seed gives the same samples.
+    z comes from a generator seeded with `seed` and in-model draws from torch's RNG forked and seeded
+    from it, so the same seed (and batch_size) gives the same samples.
     Class-conditional models get balanced labels 0, 1, ..., K-1 repeated.
     """
     gen = torch.Generator().manual_seed(seed)
@@ -30,11 +32,12 @@ def generate_samples(
     classes = getattr(generator, "num_classes", 0) or 0
     labels = torch.arange(n) % classes if classes else None
     out = []
-    for start in range(0, n, batch_size):
-        b = min(batch_size, n - start)
-        z = torch.randn(b, latent_dim, generator=gen).to(device) if latent_dim else None
-        cond = labels[start : start + b].to(device) if labels is not None else None
-        out.append(to_uint8(generator(z, cond)).cpu())
+    with seeded_model_rng(seed):  # in-model draws (StyleGAN's noise) follow the seed too
+        for start in range(0, n, batch_size):
+            b = min(batch_size, n - start)
+            z = torch.randn(b, latent_dim, generator=gen).to(device) if latent_dim else None
+            cond = labels[start : start + b].to(device) if labels is not None else None
+            out.append(to_uint8(generator(z, cond)).cpu())
     return torch.cat(out), labels
 
 

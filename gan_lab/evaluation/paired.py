@@ -26,6 +26,7 @@ from torch import Tensor
 from gan_lab.data.base import to_uint8, to_unit_range
 from gan_lab.errors import UserError, exit_on_user_error
 from gan_lab.loading import load_generator, run_dir_of
+from gan_lab.rng import seeded_model_rng
 from gan_lab.training.checkpoint import atomic_write_bytes
 
 SSIM_WINDOW, SSIM_SIGMA = 11, 1.5
@@ -68,9 +69,8 @@ def translate_batches(generator, sources: Tensor, eval_mode: str, batch_size: in
     """G(source) for uint8 sources, as uint8, with the mode and dropout noise stated by the caller."""
     from gan_lab.training.trainer import sampling_mode
 
-    torch.manual_seed(seed)  # dropout draws in train mode
     out = []
-    with sampling_mode(generator, eval_mode):
+    with seeded_model_rng(seed), sampling_mode(generator, eval_mode):  # dropout draws in train mode
         for start in range(0, sources.shape[0], batch_size):
             chunk = to_unit_range(sources[start : start + batch_size]).to(device)
             out.append(to_uint8(generator(None, chunk)).cpu())
