@@ -58,7 +58,7 @@ def step_limit(
     if max_steps is not None:
         limits.append((int(max_steps), f"trainer.max_steps={max_steps}"))
     if max_epochs is not None:
-        limits.append((math.ceil(max_epochs * batches_per_epoch / n_critic), f"trainer.max_epochs={max_epochs}"))
+        limits.append((math.ceil(max_epochs * batches_per_epoch / n_critic), f"trainer.max_epochs={max_epochs:g}"))
     if not limits:
         raise UserError("trainer.max_steps and trainer.max_epochs are both null; set one of them")
     return min(limits, key=lambda limit: limit[0])
