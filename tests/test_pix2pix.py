@@ -118,6 +118,64 @@ def test_unet_output_has_the_input_shape(size, dropout_blocks):
     assert y.shape == x.shape and y.abs().max() <= 1
 
 
+def reference_unet(input_nc: int, output_nc: int, num_downs: int, ngf: int) -> torch.nn.Module:
+    """The layers of junyanz/pytorch-CycleGAN-and-pix2pix models/networks.py UnetGenerator (netG=unet_256 / unet_128,
+    norm=batch, so use_bias=False; use_dropout=True, pix2pix's default), nested block by block from the innermost
+    out. Only the layers are rebuilt (the skip concatenations live in forward): enough to count parameters."""
+    nn = torch.nn
+
+    def block(outer, inner, sub=None, input_nc=None, outermost=False, innermost=False, dropout=False):
+        down = nn.Conv2d(input_nc or outer, inner, 4, 2, 1, bias=False)
+        if outermost:
+            return nn.Sequential(down, sub, nn.ReLU(), nn.ConvTranspose2d(2 * inner, outer, 4, 2, 1), nn.Tanh())
+        if innermost:
+            up = nn.ConvTranspose2d(inner, outer, 4, 2, 1, bias=False)
+            return nn.Sequential(nn.LeakyReLU(0.2), down, nn.ReLU(), up, nn.BatchNorm2d(outer))
+        up = nn.ConvTranspose2d(2 * inner, outer, 4, 2, 1, bias=False)
+        layers = [nn.LeakyReLU(0.2), down, nn.BatchNorm2d(inner), sub, nn.ReLU(), up, nn.BatchNorm2d(outer)]
+        return nn.Sequential(*layers, *([nn.Dropout(0.5)] if dropout else []))
+
+    unet = block(ngf * 8, ngf * 8, innermost=True)
+    for _ in range(num_downs - 5):
+        unet = block(ngf * 8, ngf * 8, unet, dropout=True)
+    unet = block(ngf * 4, ngf * 8, unet)
+    unet = block(ngf * 2, ngf * 4, unet)
+    unet = block(ngf, ngf * 2, unet)
+    return block(output_nc, ngf, unet, input_nc=input_nc, outermost=True)
+
+
+def reference_patchgan(input_nc: int, ndf: int, n_layers: int = 3) -> torch.nn.Module:
+    """The reference NLayerDiscriminator (netD=basic, norm=batch): biases only in the first and the last conv."""
+    nn = torch.nn
+    layers, mult = [nn.Conv2d(input_nc, ndf, 4, 2, 1), nn.LeakyReLU(0.2)], 1
+    for n in range(1, n_layers + 1):
+        previous, mult = mult, min(2**n, 8)
+        stride = 2 if n < n_layers else 1
+        layers += [nn.Conv2d(ndf * previous, ndf * mult, 4, stride, 1, bias=False), nn.BatchNorm2d(ndf * mult)]
+        layers.append(nn.LeakyReLU(0.2))
+    return nn.Sequential(*layers, nn.Conv2d(ndf * mult, 1, 4, 1, 1))
+
+
+def layer_signature(net: torch.nn.Module) -> tuple:
+    """Parameter count, the sorted parameter shapes, and how many layers of each kind (order-free)."""
+    shapes = sorted(tuple(p.shape) for p in net.parameters())
+    kinds = sorted(type(m).__name__ for m in net.modules() if not list(m.children()))
+    return sum(p.numel() for p in net.parameters()), shapes, kinds
+
+
+@pytest.mark.parametrize("size, num_downs, ngf", [(256, 8, 64), (128, 7, 64), (256, 8, 8)])
+def test_unet_and_patchgan_match_the_reference_layer_for_layer(size, num_downs, ngf):
+    """unet_256 / unet_128 and the 70x70 PatchGAN of junyanz/pytorch-CycleGAN-and-pix2pix: the same parameters
+    (54,413,955 for unet_256 at ngf=64, 3 -> 3 channels) and the same layers, ReLU / Tanh / Dropout included."""
+    ours = layer_signature(UNetGenerator(channels=3, image_size=size, base_width=ngf))
+    assert ours == layer_signature(reference_unet(3, 3, num_downs, ngf))
+    if (size, ngf) == (256, 64):
+        assert ours[0] == 54_413_955
+    assert layer_signature(PatchDiscriminator(image_size=size, base_width=ngf)) == layer_signature(
+        reference_patchgan(6, ngf)
+    )
+
+
 def test_unet_rejects_sizes_it_cannot_reach_one_pixel_from():
     with pytest.raises(UserError, match="power-of-two"):
         UNetGenerator(image_size=96)
