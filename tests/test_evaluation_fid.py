@@ -35,6 +35,34 @@ def test_frechet_distance_is_zero_on_itself_and_the_squared_mean_shift_for_equal
     assert stats["sigma"].dtype == np.float64
 
 
+def test_frechet_distance_of_non_commuting_covariances_matches_the_symmetric_form():
+    """tr((S1 S2)^(1/2)) = tr((S1^(1/2) S2 S1^(1/2))^(1/2)): the symmetric form, from eigendecompositions only.
+    For covariances that do not commute it differs from tr(S1^(1/2) S2^(1/2)) (here by about 0.5)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    sigma1, sigma2 = a @ a.T + 0.1 * np.eye(4), b @ b.T + 0.1 * np.eye(4)
+    mu1, mu2 = rng.normal(size=4), rng.normal(size=4)
+    w, v = np.linalg.eigh(sigma1)
+    root1 = v @ np.diag(np.sqrt(w)) @ v.T
+    trace_root = np.sqrt(np.linalg.eigvalsh(root1 @ sigma2 @ root1)).sum()
+    expected = ((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_root
+    fid = frechet_distance({"mu": mu1, "sigma": sigma1}, {"mu": mu2, "sigma": sigma2})
+    assert fid == pytest.approx(expected, rel=1e-9)
+    w2, v2 = np.linalg.eigh(sigma2)
+    wrong = 2 * np.trace(root1 @ v2 @ np.diag(np.sqrt(w2)) @ v2.T)  # the mistake this test guards against
+    assert abs(wrong - 2 * trace_root) > 0.1
+
+
+def test_a_large_imaginary_part_of_the_root_is_an_error_not_dropped():
+    """As pytorch-fid / TTUR: an imaginary part above 1e-3 means the statistics are unusable."""
+    good = {"mu": np.zeros(2), "sigma": np.eye(2)}
+    not_a_covariance = {"mu": np.zeros(2), "sigma": np.diag([1.0, -1.0])}  # sqrtm of diag(1, -1) has 1j
+    with pytest.raises(UserError, match=r"imaginary part of 1 \(> 1e-3\)"):
+        frechet_distance(good, not_a_covariance)
+    tiny = {"mu": np.zeros(2), "sigma": np.diag([1.0, -1e-9])}  # rounding-size imaginary part: kept real
+    assert frechet_distance(good, tiny) == pytest.approx(1.0, abs=1e-3)
+
+
 def test_torchscript_network_is_registered_and_preprocesses_like_the_fid_inception(tmp_path):
     path = save_tiny_torchscript(tmp_path)
     assert is_torchscript_archive(path)

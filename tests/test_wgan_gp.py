@@ -163,3 +163,27 @@ def test_conditional_recipe_on_unlabelled_data_is_a_clear_error():
     cfg = compose(["experiment=cwgan_gp_cifar10", "dataset.num_classes=0"])
     with pytest.raises(UserError, match="labels missing"):
         build_models(cfg)
+
+
+def test_penalty_is_taken_at_the_random_interpolates(monkeypatch):
+    """SquareCritic's input gradient is x_hat itself: with fake = 0 and weights a, ||grad|| = a ||real||.
+    On the fakes alone the penalty would be 1, on the reals alone 9; at the interpolates it is 3.5."""
+    weights = torch.tensor([0.25, 0.5, 0.75, 1.0]).view(4, 1, 1, 1)
+    monkeypatch.setattr(torch, "rand", lambda *shape, **kwargs: weights.clone())
+    real = torch.zeros(4, 3, 2, 2)
+    real[:, 1, 0, 1] = 4.0  # ||real_i|| = 4: norms 1, 2, 3, 4 -> penalties 0, 1, 4, 9
+    gp = WassersteinGPLoss().gradient_penalty(SquareCritic(), real, torch.zeros_like(real), None)
+    assert gp.item() == pytest.approx(3.5, rel=1e-5)
+
+
+def test_a_batchnorm_critic_is_refused_unless_allowed():
+    from gan_lab.build import build_loss
+    from gan_lab.models.dcgan import DCGANDiscriminator
+    from tests.conftest import compose
+
+    batchnorm_critic = DCGANDiscriminator(channels=1, image_size=16, base_width=4, norm="batch")
+    with pytest.raises(UserError, match=r"set model.discriminator.norm=layer, or loss.allow_batchnorm_critic=true"):
+        build_loss(compose(["loss=wgan_gp"])).check_discriminator(batchnorm_critic)
+    build_loss(compose(["loss=wgan_gp", "loss.allow_batchnorm_critic=true"])).check_discriminator(batchnorm_critic)
+    WassersteinGPLoss().check_discriminator(DCGANDiscriminator(channels=1, image_size=16, base_width=4, norm="layer"))
+    build_loss(compose(["loss=bce"])).check_discriminator(batchnorm_critic)  # other objectives take any D
