@@ -39,6 +39,9 @@ def test_bce_values_and_one_sided_label_smoothing():
 
     g_loss, _ = BCELoss().generator_loss(D, FAKE, None, REAL)
     assert g_loss.item() == pytest.approx((softplus(-0.5) + softplus(3.0)) / 2, rel=1e-6)
+    # One-sided: the generator's target stays 1 under smoothing (Salimans et al. 2016).
+    smooth_g, _ = BCELoss(real_label=0.9).generator_loss(D, FAKE, None, REAL)
+    assert smooth_g.item() == pytest.approx(g_loss.item(), rel=1e-7)
 
 
 def test_label_smoothing_out_of_range_is_rejected():
