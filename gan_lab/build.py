@@ -9,9 +9,11 @@ from torch import nn
 
 from gan_lab.data.base import ImageData
 from gan_lab.errors import UserError
+from gan_lab.safe_config import check_before_instantiate
 
 
 def _instantiate(node: DictConfig, what: str, **kwargs):
+    check_before_instantiate(node, what)  # a config read from a checkpoint builds only gan_lab's own things
     try:
         return instantiate(node, **kwargs)
     except UserError:

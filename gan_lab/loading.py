@@ -1,24 +1,33 @@
-"""Rebuild models from a checkpoint alone (its resolved config travels with it)."""
+"""Rebuild models from a checkpoint alone (its resolved config travels with it).
+
+The stored config came from a file, so it only builds what gan_lab.safe_config allows, unless the user
+passes trust=True (trust_checkpoint=true on the command line)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
 from gan_lab.build import build_generator
 from gan_lab.errors import UserError
+from gan_lab.safe_config import load_stored_config
 from gan_lab.training.checkpoint import load_checkpoint
 
 
 def load_generator(
-    ckpt_path: str | Path, use_ema: bool = True, device: torch.device | str = "cpu"
+    ckpt_path: str | Path, use_ema: bool = True, device: torch.device | str = "cpu", trust: bool = False
 ) -> tuple[nn.Module, DictConfig, dict]:
-    """The generator of a checkpoint in eval mode: EMA weights when present and asked for."""
+    """The generator of a checkpoint in eval mode: EMA weights when present and asked for.
+
+    The returned config is flagged as read from a file: building anything else from it (the data set in
+    evaluate.py) goes through the same allowlist."""
     state = load_checkpoint(ckpt_path)
-    cfg = OmegaConf.create(state["config"])
+    if not isinstance(state.get("config"), dict):
+        raise UserError(f"checkpoint {ckpt_path} holds no config to rebuild its model from; is it from train.py?")
+    cfg = load_stored_config(state["config"], ckpt_path, trust)
     generator = build_generator(cfg)
     weights = state["ema"] if use_ema and state.get("ema") is not None else state["generator"]
     try:

@@ -385,7 +385,7 @@ def run_sample(cfg: DictConfig) -> list[Path]:
     from gan_lab.training.precision import resolve_device
 
     device = resolve_device(cfg.device)
-    generator, _, _ = load_generator(ckpt, use_ema=cfg.ema, device=device)
+    generator, _, _ = load_generator(ckpt, use_ema=cfg.ema, device=device, trust=bool(cfg.get("trust_checkpoint")))
     samples = run / "samples"
     if cfg.mode == "grid":
         if cfg.n <= 0:

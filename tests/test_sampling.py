@@ -228,20 +228,22 @@ def sample_cfg(**overrides):
 
 
 def test_conditional_checkpoint_per_class_and_label_interpolation(tmp_path):
+    # The checkpoint names a generator in tests/, outside gan_lab: only a trusted file may build it.
     ckpt = conditional_checkpoint(tmp_path)
-    [grid] = run_sample(sample_cfg(ckpt=str(ckpt), mode="per_class", columns=5))
+    trusted = {"ckpt": str(ckpt), "trust_checkpoint": True}
+    [grid] = run_sample(sample_cfg(**trusted, mode="per_class", columns=5))
     assert grid == tmp_path / "run" / "samples" / "per_class_seed0.png"
     assert Image.open(grid).size == (5 * 6 + 2, 3 * 6 + 2)  # a row per class
-    written = run_sample(sample_cfg(ckpt=str(ckpt), mode="interpolate", over="label", steps=4, pairs=2))
+    written = run_sample(sample_cfg(**trusted, mode="interpolate", over="label", steps=4, pairs=2))
     assert [p.name for p in written] == [
         "interp_label_slerp_seed0.png", "interp_label_slerp_seed0_pair0.png", "interp_label_slerp_seed0_pair1.png",
         "interp_label_slerp_seed0.gif",
     ]
     first = (tmp_path / "run" / "samples" / "interp_label_slerp_seed0.png").read_bytes()
-    run_sample(sample_cfg(ckpt=str(ckpt), mode="interpolate", over="label", steps=4, pairs=2))
+    run_sample(sample_cfg(**trusted, mode="interpolate", over="label", steps=4, pairs=2))
     assert (tmp_path / "run" / "samples" / "interp_label_slerp_seed0.png").read_bytes() == first  # reproducible
     with pytest.raises(UserError, match="unknown mode"):
-        run_sample(sample_cfg(ckpt=str(ckpt), mode="mosaic"))
+        run_sample(sample_cfg(**trusted, mode="mosaic"))
 
 
 def test_translate_delegates_to_the_pix2pix_function_or_says_it_is_missing(tmp_path, monkeypatch):

@@ -3,7 +3,9 @@
 The classifier (two conv layers and a 128-d hidden layer) is trained on the
 dataset's training split at its image size and cached under
 <cache_dir>/classifiers with its test accuracy, so a number computed with it
-can always be read next to how good the judge is. It gives:
+can always be read next to how good the judge is. The cache holds a state dict
+and plain numbers (read with weights_only=True) and is keyed by a hash of the
+training images and labels, so another copy of the data gets its own classifier. It gives:
 
 - class-conditional accuracy: ask a conditional G for class k, count how often the classifier says k;
 - mode coverage: the histogram of predicted classes over N samples of an unconditional G
@@ -25,7 +27,7 @@ from torch import Tensor, nn
 
 from gan_lab.data.base import to_unit_range
 from gan_lab.errors import UserError
-from gan_lab.evaluation.common import cached
+from gan_lab.evaluation.common import cached, content_digest
 from gan_lab.evaluation.frechet import frechet_distance, gaussian_statistics
 
 
@@ -111,7 +113,8 @@ def load_or_train_classifier(
     n_train = len(data)
     shape = f"{data.channels}x{data.image_size}x{data.image_size}"
     recipe = f"w{width}-e{epochs}-b{batch_size}-lr{lr:g}-s{seed}"
-    path = Path(cache_dir) / "classifiers" / f"{data.name}-{shape}-n{n_train}-{recipe}.pt"
+    content = content_digest(data.images, data.labels)  # which copy of the training data
+    path = Path(cache_dir) / "classifiers" / f"{data.name}-{shape}-n{n_train}-sha256_{content[:16]}-{recipe}.pt"
 
     def compute():
         start = time.perf_counter()
@@ -132,7 +135,7 @@ def load_or_train_classifier(
             "train_seconds": time.perf_counter() - start,
         }
 
-    saved, hit = cached(path, compute)
+    saved, hit = cached(path, compute, required_keys=("state_dict", "config", "test_accuracy"))
     model = SmallClassifier(**saved["config"])
     model.load_state_dict(saved["state_dict"])
     info = {k: v for k, v in saved.items() if k not in ("state_dict", "config")}
@@ -171,14 +174,15 @@ def reference_classifier_stats(
     """Gaussian statistics of the reference split (its first `size` images; None = all) in the classifier's
     feature space, cached."""
     classifier_id = Path(info["path"]).stem
-    path = Path(cache_dir) / "reference_features" / f"classifier-{classifier_id}-{split}-n{size or 'all'}.pt"
+    images = data.reference_images(split)[:size]
+    content = content_digest(images)[:16]  # which copy of the reference images (torchvision, JPEG tree, ...)
+    name = f"classifier-{classifier_id}-{split}-n{size or 'all'}-sha256_{content}.pt"
 
     def compute():
-        images = data.reference_images(split)[:size]
         _, feats = predict(model, images)
         return gaussian_statistics(feats)
 
-    return cached(path, compute)
+    return cached(Path(cache_dir) / "reference_features" / name, compute, required_keys=("mu", "sigma", "n"))
 
 
 def classifier_metrics(

@@ -1,4 +1,8 @@
-"""Pieces every metric shares: generated samples as uint8, a file cache, hashes, library versions."""
+"""Pieces every metric shares: generated samples as uint8, a file cache, hashes, library versions.
+
+Cache files may come from elsewhere (a shared cache directory), so they hold only tensors and plain
+containers and are read with torch.load(weights_only=True): a file that does not load that way, or lacks
+what the cache stores, is rebuilt with a one-line message instead of being unpickled."""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import hashlib
 import io
 import os
 import platform
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -68,11 +74,57 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def cached(path: Path, compute):
-    """(value, hit): load `path` if it exists, else compute, save atomically and return it."""
+def content_digest(*tensors: Tensor) -> str:
+    """sha256 of tensors (dtype, shape and bytes): which copy of a data set a cache entry was computed from.
+
+    The torchvision CIFAR-10 files and the JPEG re-encodes share name, split, size and shape but not
+    these bytes, and neither do two versions of an image folder."""
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{tensor.dtype}-{tuple(tensor.shape)};".encode())
+        digest.update(memoryview(tensor.reshape(-1).view(torch.uint8).numpy()))
+    return digest.hexdigest()
+
+
+def to_plain(value):
+    """Tensors and plain containers only (numpy arrays become tensors): what weights_only=True can read."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, (Tensor, str, int, float, bool, type(None))):
+        return value
+    raise TypeError(f"cannot cache a {type(value).__name__} without pickle")
+
+
+def _load_cache(path: Path, required_keys: Iterable[str]):
+    """The cached value, or None (with a one-line message) when the file is not a plain cache of this kind."""
+    try:
+        value = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - pickled objects, truncated or foreign files: all rebuilt
+        reason = f"does not load as plain tensors ({type(err).__name__})"
+    else:
+        if isinstance(value, dict) and all(k in value for k in required_keys):
+            return value
+        reason = "does not hold what this cache stores"
+    print(f"warning: cache file {path} {reason}; rebuilding it", file=sys.stderr)
+    return None
+
+
+def cached(path: Path, compute, required_keys: Iterable[str] = ()):
+    """(value, hit): the plain dict in `path`, or compute() stored there as tensors / plain containers.
+
+    Hit and miss return the same types (numpy arrays come back as tensors either way)."""
     if path.is_file():
-        return torch.load(path, map_location="cpu", weights_only=False), True
-    value = compute()
+        value = _load_cache(path, required_keys)
+        if value is not None:
+            return value, True
+    value = to_plain(compute())
     buffer = io.BytesIO()
     torch.save(value, buffer)
     atomic_write_bytes(path, buffer.getvalue())

@@ -10,7 +10,8 @@ Feature networks (`fidelity.feature_extractor`):
 
 torch-fidelity reads the images; the metrics are computed from its features here so
 that FID is float64 and the reference side is cached under
-<cache_dir>/reference_features, keyed by dataset, split, size and feature network.
+<cache_dir>/reference_features, keyed by dataset, split, size, a hash of the reference images (which copy
+of the data: torchvision files or a JPEG tree, which version of a folder) and the feature network.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 from torch import Tensor
 
 from gan_lab.errors import UserError
-from gan_lab.evaluation.common import UInt8ImageSet, cached, sha256_of
+from gan_lab.evaluation.common import UInt8ImageSet, cached, content_digest, sha256_of
 from gan_lab.evaluation.frechet import frechet_distance, gaussian_statistics
 
 TORCH_FIDELITY_INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -195,14 +196,15 @@ def reference_features(
     images_fn() returns the uint8 images; it is only called on a cache miss.
     Returns ({"features": {layer: tensor}, "stats": {mu, sigma, n}, "key": key}, cache_hit).
     """
-    name = "-".join(str(key[k]) for k in ("dataset", "split", "size", "shape")) + f"-{network.cache_id}.pt"
+    parts = [key[k] for k in ("dataset", "split", "size", "shape")] + ([key["content"]] if "content" in key else [])
+    name = "-".join(str(p) for p in parts) + f"-{network.cache_id}.pt"
     path = Path(cache_dir) / "reference_features" / name
 
     def compute():
         features = extract_features(images_fn(), network, batch_size)
         return {"features": features, "stats": gaussian_statistics(features[network.pool_layer]), "key": key}
 
-    return cached(path, compute)
+    return cached(path, compute, required_keys=("features", "stats", "key"))
 
 
 def fidelity_metrics(
@@ -287,7 +289,12 @@ def fidelity_metrics(
 
 
 def reference_key(data, split: str, images: Tensor | None = None, size: int | None = None) -> dict:
-    """What identifies a reference set: dataset, split, number of images and their shape."""
-    n = size if size is not None else images.shape[0]
+    """What identifies a reference set: dataset, split, number of images, their shape and a hash of their
+    bytes (so the torchvision CIFAR-10 and its JPEG tree, or two versions of a folder, never share a cache)."""
+    if images is None:
+        images = data.reference_images(split)[:size]
     shape = f"{data.channels}x{data.image_size}x{data.image_size}"
-    return {"dataset": data.name, "split": split, "size": n, "shape": shape}
+    return {
+        "dataset": data.name, "split": split, "size": images.shape[0], "shape": shape,
+        "content": f"sha256_{content_digest(images)[:16]}",
+    }

@@ -72,7 +72,9 @@ def evaluate_checkpoint(cfg: DictConfig) -> tuple[dict, Path]:
         torch.set_num_threads(cfg.num_threads)
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
-    generator, ckpt_cfg, state = load_generator(cfg.ckpt, use_ema=cfg.ema, device=device)
+    generator, ckpt_cfg, state = load_generator(
+        cfg.ckpt, use_ema=cfg.ema, device=device, trust=bool(cfg.get("trust_checkpoint"))
+    )
     data = data_from_checkpoint(ckpt_cfg, cfg.paths.data_dir)
     cache_dir = Path(cfg.paths.cache_dir)
 

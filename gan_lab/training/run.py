@@ -18,6 +18,7 @@ from gan_lab.build import build_data, build_loss, build_models, build_optimizers
 from gan_lab.config import validate_optimizer, validate_seed, validate_trainer
 from gan_lab.errors import UserError
 from gan_lab.evaluation.in_training import build_evaluator
+from gan_lab.safe_config import check_stored_config, targets_in
 from gan_lab.sweeps import current_job, wandb_settings
 from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training import distributed
@@ -31,6 +32,7 @@ RESUME_FREE_KEYS = (
     "trainer.resume", "trainer.max_steps", "trainer.max_epochs", "trainer.progress_bar", "trainer.log_every",
     "trainer.sample_every", "trainer.checkpoint_every", "trainer.keep_last", "trainer.num_samples",
     "trainer.eval_every", "trainer.num_threads", "overwrite", "debug", "paths", "logger", "dataset.root",
+    "trust_checkpoint",
 )
 
 
@@ -187,6 +189,11 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
     config_dict["trainer"]["world_size"] = ctx.world_size  # global batch = batch_size x world_size
     state = load_checkpoint(resume_path) if resume_path else None
     if state is not None:
+        # The stored config is only compared, never built; still refuse one that names code outside gan_lab
+        # (and not in the user's own config): it is not a checkpoint this code wrote.
+        check_stored_config(
+            state.get("config") or {}, resume_path, bool(cfg.get("trust_checkpoint")), targets_in(config_dict)
+        )
         check_resume_config(state.get("config") or {}, config_dict, resume_path, warn=ctx.is_main)
     seed_everything(seed + ctx.rank)  # per-rank streams (dropout, augmentation); z is global
 
