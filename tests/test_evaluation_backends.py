@@ -117,7 +117,7 @@ def test_session_uses_torch_threads_and_the_configured_optimisation(tmp_path):
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        network = resolve_feature_network("torchscript", weights, 20, "onnxruntime", tmp_path, graph_optimization="basic")
+        network = resolve_feature_network("torchscript", weights, 20, "onnxruntime", tmp_path, "cpu", "basic")
     finally:
         torch.set_num_threads(previous)
     assert network.backend["intra_op_threads"] == 2 and network.backend["graph_optimization"] == "basic"
