@@ -35,7 +35,6 @@ class TrainingEvaluator:
         self.cache_dir = Path(cache_dir)
         self.monitor = f"eval/{cfg.name}"
         self._classifier = None
-        self.device = "cpu"
         self._network = None
         self._reference = None
 
@@ -50,7 +49,7 @@ class TrainingEvaluator:
             start = time.perf_counter()
             self._network = resolve_feature_network(
                 f.feature_extractor, f.feature_extractor_weights_path, f.input_size, f.get("backend", "auto"),
-                self.cache_dir, self.device, f.get("onnx_graph_optimization", "all"),
+                self.cache_dir, "cpu", f.get("onnx_graph_optimization", "all"),  # features run on the CPU
             )
             images = self.data.reference_images(self.cfg.reference)
             key = reference_key(self.data, self.cfg.reference, images)
@@ -72,7 +71,6 @@ class TrainingEvaluator:
     def __call__(self, trainer) -> dict[str, float]:
         from gan_lab.training.trainer import sampling_mode
 
-        self.device = trainer.device
         start = time.perf_counter()
         self._setup()
         t_setup = time.perf_counter()

@@ -35,6 +35,7 @@ from gan_lab.training.checkpoint import atomic_write_bytes
 from gan_lab.training.precision import resolve_device
 
 OTHER_METRICS = ("classifier", "parzen")
+FEATURE_DEVICE = "cpu"  # _create_extractor asks torch-fidelity for cuda=False; auto picks the backend for it
 
 
 def check_metric_names(metrics: list[str]) -> None:
@@ -181,8 +182,8 @@ def evaluate_checkpoint(cfg: DictConfig, plan: Plan | None = None) -> tuple[dict
     network = None
     if wanted_fidelity:
         f = cfg.fidelity
-        network = resolve_feature_network(
-            f.feature_extractor, f.feature_extractor_weights_path, f.input_size, f.backend, cache_dir, device,
+        network = resolve_feature_network(  # features run on the CPU (torch-fidelity cuda=False), whatever G uses
+            f.feature_extractor, f.feature_extractor_weights_path, f.input_size, f.backend, cache_dir, FEATURE_DEVICE,
             f.onnx_graph_optimization,
         )
         start = time.perf_counter()
