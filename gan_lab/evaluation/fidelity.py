@@ -257,6 +257,25 @@ def reference_features(
     return {**value, "computed_by": computed_by}, hit
 
 
+def check_fidelity_request(
+    metrics: list[str], network: FeatureNetwork, n_gen: int, n_ref: int, kid_subset_size: int
+) -> None:
+    """The errors fidelity_metrics would raise, checkable before an expensive reference pass."""
+    unknown = [m for m in metrics if m not in FIDELITY_METRICS]
+    if unknown:
+        raise UserError(f"unknown fidelity metrics {unknown}; choose from {', '.join(FIDELITY_METRICS)}")
+    if "isc" in metrics and network.logits_layer is None:
+        raise UserError(
+            f"isc needs a classifier head, which the {network.kind} feature network lacks; drop isc from metrics "
+            f"or use fidelity.feature_extractor=inception-v3-compat"
+        )
+    if "kid" in metrics and kid_subset_size > min(n_gen, n_ref):
+        raise UserError(
+            f"kid uses subsets of fidelity.kid_subset_size={kid_subset_size} images but there are {n_gen} generated "
+            f"and {n_ref} reference images; raise num_samples or lower fidelity.kid_subset_size"
+        )
+
+
 def fidelity_metrics(
     generated: Tensor,
     reference: dict,
@@ -276,20 +295,8 @@ def fidelity_metrics(
     from torch_fidelity.metric_kid import kid_features_to_metric
     from torch_fidelity.metric_prc import prc_features_to_metric
 
-    unknown = [m for m in metrics if m not in FIDELITY_METRICS]
-    if unknown:
-        raise UserError(f"unknown fidelity metrics {unknown}; choose from {', '.join(FIDELITY_METRICS)}")
     n_gen, n_ref = generated.shape[0], reference["stats"]["n"]
-    if "isc" in metrics and network.logits_layer is None:
-        raise UserError(
-            f"isc needs a classifier head, which the {network.kind} feature network lacks; drop isc from metrics "
-            f"or use fidelity.feature_extractor=inception-v3-compat"
-        )
-    if "kid" in metrics and kid_subset_size > min(n_gen, n_ref):
-        raise UserError(
-            f"kid uses subsets of fidelity.kid_subset_size={kid_subset_size} images but there are {n_gen} generated "
-            f"and {n_ref} reference images; raise num_samples or lower fidelity.kid_subset_size"
-        )
+    check_fidelity_request(metrics, network, n_gen, n_ref, kid_subset_size)
     features = extract_features(generated, network, batch_size)
     pool_gen, pool_ref = features[network.pool_layer], reference["features"][network.pool_layer]
     results: dict[str, dict] = {}

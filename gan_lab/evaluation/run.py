@@ -24,6 +24,7 @@ from gan_lab.evaluation.classifier import classifier_metrics, load_or_train_clas
 from gan_lab.evaluation.common import generate_samples, library_versions, sha256_of
 from gan_lab.evaluation.fidelity import (
     FIDELITY_METRICS,
+    check_fidelity_request,
     fidelity_metrics,
     reference_features,
     reference_key,
@@ -185,6 +186,9 @@ def evaluate_checkpoint(cfg: DictConfig, plan: Plan | None = None) -> tuple[dict
         network = resolve_feature_network(  # features run on the CPU (torch-fidelity cuda=False), whatever G uses
             f.feature_extractor, f.feature_extractor_weights_path, f.input_size, f.backend, cache_dir, FEATURE_DEVICE,
             f.onnx_graph_optimization,
+        )
+        check_fidelity_request(  # before the reference pass, which can take an hour
+            wanted_fidelity, network, generated.shape[0], reference_images().shape[0], f.kid_subset_size
         )
         start = time.perf_counter()
         ref, hit = reference_features(
