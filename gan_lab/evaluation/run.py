@@ -277,7 +277,8 @@ def format_table(report: dict) -> str:
     for name, r in report["metrics"].items():
         spread = r.get("std", r.get("stderr"))
         if "feature_network" in r:
-            note = f"{r['feature_network']['name']} features"
+            backend = r["feature_network"].get("backend", {}).get("name")
+            note = f"{r['feature_network']['name']} features" + (f" on {backend}" if backend else "")
         elif "classifier" in r:
             note = f"classifier test acc {r['classifier']['test_accuracy']:.4f}"
         else:
