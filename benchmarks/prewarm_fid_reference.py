@@ -25,9 +25,10 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("GAN_LAB_DATA", "data"))
     parser.add_argument("--cache-dir", default=os.environ.get("GAN_LAB_CACHE", ".cache/gan_lab"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--backend", default="auto", help="auto | torch | onnxruntime (see conf/evaluate.yaml)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    network = resolve_feature_network("auto", args.weights)
+    network = resolve_feature_network("auto", args.weights, 299, args.backend, args.cache_dir)
     data = MNISTData(args.data_dir, image_size=args.image_size, download=False)
     images = data.reference_images("test")[: args.n]
     start = time.perf_counter()

@@ -8,6 +8,10 @@ Feature networks (`fidelity.feature_extractor`):
                        It is registered as a torch-fidelity feature extractor; it has no logits, so no IS.
   auto                 torchscript when the weights file is a TorchScript archive, else inception-v3-compat.
 
+Engine of a TorchScript network (`fidelity.backend`, see gan_lab.evaluation.onnx_backend): torch, or
+onnxruntime (the same graph exported once to ONNX, ~2x faster on CPU, same features within 1e-4);
+auto = onnxruntime on CPU when installed, else torch. The preprocessing below runs in torch for both.
+
 torch-fidelity reads the images; the metrics are computed from its features here so
 that FID is float64 and the reference side is cached under
 <cache_dir>/reference_features, keyed by dataset, split, size, a hash of the reference images (which copy
@@ -16,6 +20,8 @@ of the data: torchvision files or a JPEG tree, which version of a folder) and th
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import urllib.error
 import warnings
@@ -29,6 +35,8 @@ from torch import Tensor
 from gan_lab.errors import UserError
 from gan_lab.evaluation.common import UInt8ImageSet, cached, content_digest, sha256_of
 from gan_lab.evaluation.frechet import frechet_distance, gaussian_statistics
+from gan_lab.evaluation.onnx_backend import OnnxFeatureModel, describe_backend, ensure_onnx, resolve_backend
+from gan_lab.training.checkpoint import atomic_write_bytes
 
 TORCH_FIDELITY_INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 FIDELITY_METRICS = ("fid", "kid", "isc", "prc")
@@ -46,6 +54,7 @@ class FeatureNetwork:
     weights_sha256: str | None = None
     input_size: int = 299  # images are resized to input_size x input_size before the network
     extractor_kwargs: dict = field(default_factory=dict)
+    backend: dict = field(default_factory=lambda: describe_backend("torch"))  # the engine: name, version, ...
 
     @property
     def cache_id(self) -> str:
@@ -61,6 +70,7 @@ class FeatureNetwork:
             "input_size": self.input_size,
             "weights_path": self.weights_path,
             "weights_sha256": self.weights_sha256,
+            "backend": self.backend,
         }
 
 
@@ -72,11 +82,19 @@ def is_torchscript_archive(path: str | os.PathLike) -> bool:
         return any("/code/" in name for name in archive.namelist())
 
 
-def register_torchscript_extractor(path: str | os.PathLike, input_size: int = 299) -> FeatureNetwork:
-    """Register a TorchScript feature network with torch-fidelity (once per file content).
+def register_torchscript_extractor(
+    path: str | os.PathLike,
+    input_size: int = 299,
+    backend: str = "torch",
+    cache_dir: str | os.PathLike | None = None,
+    graph_optimization: str = "all",
+) -> FeatureNetwork:
+    """Register a TorchScript feature network with torch-fidelity (once per file content and engine).
 
     Input pipeline of the FID Inception: uint8 -> float -> TF1-style bilinear resize
     to input_size x input_size (torch-fidelity's exact re-implementation) -> (x - 128) / 128.
+    backend=onnxruntime runs the ONNX export of the same file (cached under cache_dir/onnx) with
+    torch.get_num_threads() intra-op threads, so trainer.num_threads / num_threads apply to it too.
     """
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
     from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
@@ -84,15 +102,30 @@ def register_torchscript_extractor(path: str | os.PathLike, input_size: int = 29
 
     path = str(Path(path).resolve())
     digest = sha256_of(path)
+    threads = torch.get_num_threads()
     name = f"torchscript-{digest[:16]}-{input_size}"
-    network = FeatureNetwork(name, "torchscript", "pool", None, path, digest, input_size)
+    if backend == "onnxruntime":
+        if cache_dir is None:
+            raise ValueError("the onnxruntime backend caches its ONNX file and needs a cache_dir")
+        onnx_file = ensure_onnx(path, digest, cache_dir, input_size)
+        where = hashlib.sha256(str(onnx_file.resolve()).encode()).hexdigest()[:8]  # registry names have no "/"
+        name += f"-onnxruntime-{graph_optimization}-{threads}t-{where}"
+        engine = describe_backend(backend, threads, graph_optimization, onnx_file)
+    else:
+        onnx_file, engine = None, describe_backend("torch")
+    network = FeatureNetwork(name, "torchscript", "pool", None, path, digest, input_size, backend=engine)
     if name in FEATURE_EXTRACTORS_REGISTRY:
         return network
+
+    def load_model():
+        if onnx_file is not None:
+            return OnnxFeatureModel(onnx_file, threads, graph_optimization)
+        return torch.jit.load(path, map_location="cpu").eval()
 
     class TorchScriptFeatureExtractor(FeatureExtractorBase):
         def __init__(self, name, features_list, **kwargs):
             super().__init__(name, features_list)
-            self.model = torch.jit.load(path, map_location="cpu").eval()
+            self.model = load_model()
 
         @staticmethod
         def get_provided_features_list():
@@ -116,7 +149,9 @@ def register_torchscript_extractor(path: str | os.PathLike, input_size: int = 29
             x = interpolate_bilinear_2d_like_tensorflow1x(
                 x.float(), size=(input_size, input_size), align_corners=False
             )
-            x = ((x - 128) / 128).contiguous(memory_format=torch.channels_last)  # channels_last: ~1.5x on CPU
+            x = (x - 128) / 128
+            if onnx_file is None:
+                x = x.contiguous(memory_format=torch.channels_last)  # channels_last: ~1.5x on CPU in torch
             return (self.model(x).float(),)
 
     register_feature_extractor(name, TorchScriptFeatureExtractor)
@@ -124,10 +159,16 @@ def register_torchscript_extractor(path: str | os.PathLike, input_size: int = 29
 
 
 def resolve_feature_network(
-    kind: str = "auto", weights_path: str | None = None, input_size: int = 299
+    kind: str = "auto",
+    weights_path: str | None = None,
+    input_size: int = 299,
+    backend: str = "torch",
+    cache_dir: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu",
+    graph_optimization: str = "all",
 ) -> FeatureNetwork:
     """The feature network a config asks for; input_size applies to TorchScript networks (the FID Inception
-    expects 299; tests use small sizes)."""
+    expects 299; tests use small sizes). backend: auto | torch | onnxruntime (see onnx_backend.resolve_backend)."""
     if weights_path is not None and not Path(weights_path).is_file():
         raise UserError(f"fidelity.feature_extractor_weights_path={weights_path}: no such file")
     if kind == "auto":
@@ -138,8 +179,10 @@ def resolve_feature_network(
                 "fidelity.feature_extractor=torchscript needs fidelity.feature_extractor_weights_path=<file.pt> "
                 "(a TorchScript FID Inception)"
             )
-        return register_torchscript_extractor(weights_path, input_size)
+        engine = resolve_backend(backend, kind, device)
+        return register_torchscript_extractor(weights_path, input_size, engine, cache_dir, graph_optimization)
     if kind == "inception-v3-compat":
+        resolve_backend(backend, kind, device)  # onnxruntime asked for this network: a clear error
         digest = sha256_of(weights_path) if weights_path else None
         kwargs = {"feature_extractor_weights_path": str(weights_path)} if weights_path else {}
         return FeatureNetwork(
@@ -193,18 +236,46 @@ def reference_features(
 ) -> tuple[dict, bool]:
     """Features and FID statistics of a reference split, cached by (dataset, split, size, network).
 
-    images_fn() returns the uint8 images; it is only called on a cache miss.
-    Returns ({"features": {layer: tensor}, "stats": {mu, sigma, n}, "key": key}, cache_hit).
+    images_fn() returns the uint8 images; it is only called on a cache miss. The cache is shared by the
+    backends (their features agree within 1e-4); which one computed an entry is kept in a JSON file beside it.
+    Returns ({"features": {layer: tensor}, "stats": {mu, sigma, n}, "key": key, "computed_by": backend or None},
+    cache_hit).
     """
     parts = [key[k] for k in ("dataset", "split", "size", "shape")] + ([key["content"]] if "content" in key else [])
     name = "-".join(str(p) for p in parts) + f"-{network.cache_id}.pt"
     path = Path(cache_dir) / "reference_features" / name
+    provenance = path.with_suffix(".backend.json")
 
     def compute():
         features = extract_features(images_fn(), network, batch_size)
+        atomic_write_bytes(provenance, json.dumps(network.backend).encode())
         return {"features": features, "stats": gaussian_statistics(features[network.pool_layer]), "key": key}
 
-    return cached(path, compute, required_keys=("features", "stats", "key"))
+    value, hit = cached(path, compute, required_keys=("features", "stats", "key"))
+    try:
+        computed_by = json.loads(provenance.read_text())
+    except (OSError, ValueError):
+        computed_by = None  # written before backends were recorded
+    return {**value, "computed_by": computed_by}, hit
+
+
+def check_fidelity_request(
+    metrics: list[str], network: FeatureNetwork, n_gen: int, n_ref: int, kid_subset_size: int
+) -> None:
+    """The errors fidelity_metrics would raise, checkable before an expensive reference pass."""
+    unknown = [m for m in metrics if m not in FIDELITY_METRICS]
+    if unknown:
+        raise UserError(f"unknown fidelity metrics {unknown}; choose from {', '.join(FIDELITY_METRICS)}")
+    if "isc" in metrics and network.logits_layer is None:
+        raise UserError(
+            f"isc needs a classifier head, which the {network.kind} feature network lacks; drop isc from metrics "
+            f"or use fidelity.feature_extractor=inception-v3-compat"
+        )
+    if "kid" in metrics and kid_subset_size > min(n_gen, n_ref):
+        raise UserError(
+            f"kid uses subsets of fidelity.kid_subset_size={kid_subset_size} images but there are {n_gen} generated "
+            f"and {n_ref} reference images; raise num_samples or lower fidelity.kid_subset_size"
+        )
 
 
 def fidelity_metrics(
@@ -226,20 +297,8 @@ def fidelity_metrics(
     from torch_fidelity.metric_kid import kid_features_to_metric
     from torch_fidelity.metric_prc import prc_features_to_metric
 
-    unknown = [m for m in metrics if m not in FIDELITY_METRICS]
-    if unknown:
-        raise UserError(f"unknown fidelity metrics {unknown}; choose from {', '.join(FIDELITY_METRICS)}")
     n_gen, n_ref = generated.shape[0], reference["stats"]["n"]
-    if "isc" in metrics and network.logits_layer is None:
-        raise UserError(
-            f"isc needs a classifier head, which the {network.kind} feature network lacks; drop isc from metrics "
-            f"or use fidelity.feature_extractor=inception-v3-compat"
-        )
-    if "kid" in metrics and kid_subset_size > min(n_gen, n_ref):
-        raise UserError(
-            f"kid uses subsets of fidelity.kid_subset_size={kid_subset_size} images but there are {n_gen} generated "
-            f"and {n_ref} reference images; raise num_samples or lower fidelity.kid_subset_size"
-        )
+    check_fidelity_request(metrics, network, n_gen, n_ref, kid_subset_size)
     features = extract_features(generated, network, batch_size)
     pool_gen, pool_ref = features[network.pool_layer], reference["features"][network.pool_layer]
     results: dict[str, dict] = {}

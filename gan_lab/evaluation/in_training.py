@@ -2,11 +2,13 @@
 
 The trainer calls the evaluator with itself; the returned dict is logged to
 metrics.jsonl / W&B, and the value named by `evaluator.monitor` decides which
-checkpoint is kept as best.ckpt.
+checkpoint is kept as best.ckpt. Each evaluation prints one line with its value and cost to stderr
+(name=fid runs the feature network on the fast backend, `eval_metric.fidelity.backend`, see onnx_backend).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -44,21 +46,40 @@ class TrainingEvaluator:
             )
         if self.cfg.name == "fid" and self._network is None:
             f = self.cfg.fidelity
-            self._network = resolve_feature_network(f.feature_extractor, f.feature_extractor_weights_path, f.input_size)
+            start = time.perf_counter()
+            self._network = resolve_feature_network(
+                f.feature_extractor, f.feature_extractor_weights_path, f.input_size, f.get("backend", "auto"),
+                self.cache_dir, "cpu", f.get("onnx_graph_optimization", "all"),  # features run on the CPU
+            )
             images = self.data.reference_images(self.cfg.reference)
             key = reference_key(self.data, self.cfg.reference, images)
-            self._reference, _ = reference_features(lambda: images, key, self._network, self.cache_dir, f.batch_size)
+            self._reference, hit = reference_features(
+                lambda: images, key, self._network, self.cache_dir, f.batch_size
+            )
+            print(
+                f"eval_metric=fid: {self._network.kind} features on {self._backend_text()}; reference "
+                f"{self.cfg.reference} ({images.shape[0]} images) {'from the cache' if hit else 'computed'} in "
+                f"{time.perf_counter() - start:.1f} s",
+                file=sys.stderr,
+            )
+
+    def _backend_text(self) -> str:
+        b = self._network.backend
+        threads = f", {b['intra_op_threads']} threads" if b.get("intra_op_threads") else ""
+        return f"{b['name']} {b['version']}{threads}"
 
     def __call__(self, trainer) -> dict[str, float]:
         from gan_lab.training.trainer import sampling_mode
 
         start = time.perf_counter()
         self._setup()
+        t_setup = time.perf_counter()
         generator = trainer.sampling_generator
         with sampling_mode(generator, "eval"):
             images, labels = generate_samples(
                 generator, self.cfg.num_samples, self.cfg.seed, device=trainer.device
             )
+        t_sampled = time.perf_counter()
         if self.cfg.name == "classifier_fid":
             model, info = self._classifier
             results = classifier_metrics(images, labels, model, info, self.data, self.cfg.reference, self.cache_dir)
@@ -69,7 +90,15 @@ class TrainingEvaluator:
         else:
             results = fidelity_metrics(images, self._reference, ["fid"], self._network, self.cfg.fidelity.batch_size)
             out = {"eval/fid": results["fid"]["value"]}
-        out["eval/seconds"] = time.perf_counter() - start
+        end = time.perf_counter()
+        out["eval/seconds"] = end - start
+        print(
+            f"eval step {trainer.step}: {self.cfg.name} {out[self.monitor]:.4g} from {self.cfg.num_samples} samples "
+            f"in {end - start:.1f} s (setup {t_setup - start:.1f} s, sampling {t_sampled - t_setup:.1f} s, "
+            f"features and metric {end - t_sampled:.1f} s"
+            + (f" on {self._backend_text()})" if self._network is not None else ")"),
+            file=sys.stderr,
+        )
         return out
 
 

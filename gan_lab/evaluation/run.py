@@ -1,21 +1,30 @@
-"""evaluate.py: a checkpoint in, numbers with their protocol out (<run dir>/eval/<name>.json and a table)."""
+"""evaluate.py: a checkpoint in, numbers with their protocol out (<run dir>/eval/<name>.json and a table).
+
+Every result records its request (what determines the numbers: checkpoint hash, metrics, samples, seed, EMA,
+reference, feature network and metric settings; not the device, threads or feature backend). A result file with
+the same request is reused instead of computed again (force=true recomputes); one with another request is never
+overwritten (a UserError asks for another name=).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.build import build_data
 from gan_lab.errors import UserError
 from gan_lab.evaluation.classifier import classifier_metrics, load_or_train_classifier
-from gan_lab.evaluation.common import generate_samples, library_versions
+from gan_lab.evaluation.common import generate_samples, library_versions, sha256_of
 from gan_lab.evaluation.fidelity import (
     FIDELITY_METRICS,
+    check_fidelity_request,
     fidelity_metrics,
     reference_features,
     reference_key,
@@ -23,9 +32,11 @@ from gan_lab.evaluation.fidelity import (
 )
 from gan_lab.evaluation.parzen import DEFAULT_SIGMAS, parzen_evaluate
 from gan_lab.loading import load_generator, run_dir_of
+from gan_lab.training.checkpoint import atomic_write_bytes
 from gan_lab.training.precision import resolve_device
 
 OTHER_METRICS = ("classifier", "parzen")
+FEATURE_DEVICE = "cpu"  # _create_extractor asks torch-fidelity for cuda=False; auto picks the backend for it
 
 
 def check_metric_names(metrics: list[str]) -> None:
@@ -61,9 +72,89 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
-def evaluate_checkpoint(cfg: DictConfig) -> tuple[dict, Path]:
+@lru_cache(maxsize=64)
+def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
+    return sha256_of(path)
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file, hashed once per process and file version (a sweep asks for the same weights per job)."""
+    stat = Path(path).stat()
+    return _file_sha256(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+def evaluation_request(cfg: DictConfig) -> dict:
+    """What determines the numbers of an evaluation; two results with equal requests agree (up to the 1e-4
+    feature differences between backends). Device, threads, batch sizes of the feature network and the backend
+    only change how fast they come, and are recorded in the protocol instead."""
+    metrics = sorted(cfg.metrics)
+    request = {
+        "checkpoint_sha256": file_sha256(cfg.ckpt),
+        "metrics": metrics,
+        "num_samples": cfg.num_samples,
+        "seed": cfg.seed,
+        "ema": cfg.ema,
+        "generator_batch_size": cfg.batch_size,  # the latents are drawn batch by batch
+        "reference": cfg.reference,
+        "reference_size": cfg.reference_size,
+    }
+    if any(m in FIDELITY_METRICS for m in metrics):
+        f = cfg.fidelity
+        weights = f.feature_extractor_weights_path
+        request["fidelity"] = {
+            "feature_extractor": f.feature_extractor,
+            "weights_sha256": file_sha256(weights) if weights and Path(weights).is_file() else weights,
+            "input_size": f.input_size,
+            "kid_subsets": f.kid_subsets,
+            "kid_subset_size": f.kid_subset_size,
+            "prc_neighborhood": f.prc_neighborhood,
+        }
+    for name in OTHER_METRICS:
+        if name in metrics:
+            request[name] = OmegaConf.to_container(cfg[name], resolve=True)
+    return request
+
+
+@dataclass
+class Plan:
+    out: Path  # <run dir>/eval/<name>.json
+    request: dict
+    existing: dict | None  # a result already there with the same request
+
+
+def result_name(cfg: DictConfig) -> str:
+    return cfg.name or f"{Path(cfg.ckpt).stem}-{cfg.reference}-n{cfg.num_samples}"
+
+
+def plan_evaluation(cfg: DictConfig) -> Plan:
+    """Where the result goes and whether it is already there; raises rather than overwrite another protocol."""
+    if not Path(cfg.ckpt).is_file():
+        raise UserError(f"ckpt={cfg.ckpt}: no such checkpoint file")
+    out = run_dir_of(cfg.ckpt) / "eval" / f"{result_name(cfg)}.json"
+    request = evaluation_request(cfg)
+    if not out.is_file():
+        return Plan(out, request, None)
+    try:
+        saved = json.loads(out.read_text())
+        earlier = saved["protocol"].get("request")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        saved, earlier = None, None
+    if earlier == request:
+        return Plan(out, request, saved)
+    differs = sorted(k for k in set(request) | set(earlier or {}) if (earlier or {}).get(k) != request.get(k))
+    what = f"another protocol (differs in {', '.join(differs)})" if earlier else "a result without a recorded request"
+    raise UserError(f"{out} already holds {what}; pass name=<another name> to keep both")
+
+
+def evaluate_checkpoint(cfg: DictConfig, plan: Plan | None = None) -> tuple[dict, Path]:
+    """Evaluate cfg.ckpt and write the result; returns the result already there when it has the same request
+    (unless cfg.force)."""
     metrics = list(cfg.metrics)
     check_metric_names(metrics)
+    plan = plan or plan_evaluation(cfg)
+    if plan.existing is not None and not cfg.get("force", False):
+        print(f"already evaluated with the same protocol: {plan.out} (force=true evaluates again)", file=sys.stderr)
+        return plan.existing, plan.out
     if cfg.reference_size is not None and cfg.reference_size <= 1:
         raise UserError(f"reference_size must be null (the whole split) or at least 2, got {cfg.reference_size}")
     if cfg.num_samples <= 1:
@@ -91,9 +182,16 @@ def evaluate_checkpoint(cfg: DictConfig) -> tuple[dict, Path]:
 
     results: dict[str, dict] = {}
     wanted_fidelity = [m for m in metrics if m in FIDELITY_METRICS]
+    network = None
     if wanted_fidelity:
         f = cfg.fidelity
-        network = resolve_feature_network(f.feature_extractor, f.feature_extractor_weights_path, f.input_size)
+        network = resolve_feature_network(  # features run on the CPU (torch-fidelity cuda=False), whatever G uses
+            f.feature_extractor, f.feature_extractor_weights_path, f.input_size, f.backend, cache_dir, FEATURE_DEVICE,
+            f.onnx_graph_optimization,
+        )
+        check_fidelity_request(  # before the reference pass, which can take an hour
+            wanted_fidelity, network, generated.shape[0], reference_images().shape[0], f.kid_subset_size
+        )
         start = time.perf_counter()
         ref, hit = reference_features(
             reference_images, reference_key(data, cfg.reference, reference_images()), network, cache_dir, f.batch_size
@@ -109,6 +207,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> tuple[dict, Path]:
             value.update(
                 feature_network=network.describe(),
                 reference_cache_hit=hit,
+                reference_features_computed_by=ref["computed_by"],
                 wall_time_s={"reference_features": t_ref, "generated_features_and_metrics": t_metrics},
             )
             results[name] = value
@@ -159,14 +258,13 @@ def evaluate_checkpoint(cfg: DictConfig) -> tuple[dict, Path]:
         "device": str(device),
         "threads": torch.get_num_threads(),
         "libraries": library_versions(),
+        "feature_backend": network.backend if network else None,
         "wall_time_s": {"sampling": t_gen, "total": time.perf_counter() - t_start},
+        "request": plan.request,
     }
     report = {"metrics": results, "protocol": protocol}
-    name = cfg.name or f"{Path(cfg.ckpt).stem}-{cfg.reference}-n{cfg.num_samples}"
-    out = run_dir_of(cfg.ckpt) / "eval" / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=float) + "\n")
-    return report, out
+    atomic_write_bytes(plan.out, (json.dumps(report, indent=2, default=float) + "\n").encode())
+    return report, plan.out
 
 
 def format_table(report: dict) -> str:
@@ -181,7 +279,8 @@ def format_table(report: dict) -> str:
     for name, r in report["metrics"].items():
         spread = r.get("std", r.get("stderr"))
         if "feature_network" in r:
-            note = f"{r['feature_network']['name']} features"
+            backend = r["feature_network"].get("backend", {}).get("name")
+            note = f"{r['feature_network']['name']} features" + (f" on {backend}" if backend else "")
         elif "classifier" in r:
             note = f"classifier test acc {r['classifier']['test_accuracy']:.4f}"
         else:
@@ -197,6 +296,12 @@ def format_table(report: dict) -> str:
 
 
 def run_evaluate(cfg: DictConfig) -> Path:
+    if cfg.get("sweep"):
+        from gan_lab.evaluation.sweep import evaluate_sweep
+
+        return evaluate_sweep(cfg)
+    if cfg.ckpt is None:
+        raise UserError("pass ckpt=<run>/checkpoints/last.ckpt, or sweep=<multirun dir> to evaluate every job")
     report, out = evaluate_checkpoint(cfg)
     print(format_table(report))
     print(f"wrote {out}")
