@@ -139,17 +139,26 @@ def wandb_settings(logger_cfg: dict, job: JobInfo, run_name: str) -> dict:
 
 
 def objective_value(run_dir: str | os.PathLike, objective_cfg, final_record: dict | None = None) -> float | dict | None:
-    """The value train.py returns: the last logged value of objective.metric (from metrics.jsonl,
-    so metrics logged only every eval_every steps count too). With no metric configured, the final record."""
+    """The value train.py returns: objective.metric from metrics.jsonl (so metrics logged only every eval_every
+    steps count too), its last value or, with objective.summary=best, its best (min / max by objective.direction).
+    With no metric configured, the final record."""
     metric = objective_cfg.get("metric") if objective_cfg else None
     if not metric:
         return final_record
-    for record in reversed(read_metrics(Path(run_dir) / "metrics.jsonl")):
-        if metric in record:
-            value = float(record[metric])
-            return value if math.isfinite(value) else float("nan")
-    available = sorted({k for r in read_metrics(Path(run_dir) / "metrics.jsonl") for k in r})
-    raise UserError(f"objective.metric={metric} was never logged; logged keys: {', '.join(available) or 'none'}")
+    summary = objective_cfg.get("summary", "last") or "last"
+    if summary not in ("last", "best"):
+        raise UserError(f"objective.summary must be last or best, got {summary!r}")
+    records = read_metrics(Path(run_dir) / "metrics.jsonl")
+    values = [float(r[metric]) for r in records if metric in r]
+    if not values:
+        available = sorted({k for r in records for k in r})
+        raise UserError(f"objective.metric={metric} was never logged; logged keys: {', '.join(available) or 'none'}")
+    if summary == "best":
+        finite = [v for v in values if math.isfinite(v)]
+        if not finite:
+            return float("nan")
+        return max(finite) if objective_cfg.get("direction", "minimize") == "maximize" else min(finite)
+    return values[-1] if math.isfinite(values[-1]) else float("nan")
 
 
 def write_result(run_dir: str | os.PathLike, objective, final_record: dict | None) -> None:

@@ -70,7 +70,7 @@ def plot_finals(variants: list[Variant], metric: str, path: Path) -> bool:
     stats = [(v, s) for v, s in stats if s.n > 0]
     if not stats:
         return False
-    fig, (ax,) = _figure(max(4, 1.8 * len(stats)), 4)
+    fig, (ax,) = _figure(max(5, 2.4 * len(stats)), 4.5)
     for x, (v, s) in enumerate(stats):
         if np.isfinite(s.low):
             ax.errorbar([x], [s.mean], yerr=[[s.mean - s.low], [s.high - s.mean]], fmt="o", capsize=5, color="C0")
