@@ -139,7 +139,7 @@ def test_time_to_quality_thresholds_auc_and_best_vs_last(tmp_path):
     at150, at90 = reach
     assert at150["eval/classifier_fid"] == "<= 150" and at150["seeds reaching it"] == "2/3"  # seed 2 never
     # seed 0 reaches 150 at step 150 (15000 images, 1.5 min), seed 1 at step 100 (10000 images, 1 min)
-    assert at150["images seen (median)"] == "1.25e+04" and at150["training minutes (median)"] == "1.25"
+    assert at150["images seen (median)"] == "12,500" and at150["training minutes (median)"] == "1.25"
     assert at90["seeds reaching it"] == "1/3" and at90["step (median)"] == "150"
     text = report.read_text()
     assert "every 50 steps during training" in text and "2000 generated images" in text  # the protocol, from config

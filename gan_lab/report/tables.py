@@ -110,7 +110,7 @@ def time_to_quality_tables(variants: list[Variant], metric: str, thresholds: lis
             minutes = [h.minutes for h in hits if math.isfinite(h.minutes)]
             reach_rows.append([
                 v.label, f"{'<=' if lower else '>='} {fmt(t)}", f"{len(hits)}/{len(curves)}",
-                fmt(float(np.median([h.images for h in hits]))) if hits else "",
+                f"{float(np.median([h.images for h in hits])):,.0f}" if hits else "",
                 fmt(float(np.median(minutes))) if minutes else "",
                 fmt(float(np.median([h.step for h in hits]))) if hits else "",
             ])
