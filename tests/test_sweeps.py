@@ -257,6 +257,7 @@ def test_two_trial_optuna_search(tmp_path):
             "eval_metric.classifier.epochs=1",
         ],
         tmp_path,
+        timeout=480,  # each trial also trains (once) and applies the classifier of its objective
     )  # batch size is searched (64 or 128 of the 256 images)
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
