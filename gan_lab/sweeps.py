@@ -1,4 +1,4 @@
-"""What a job needs to know about the sweep it belongs to: threads per job, W&B grouping, the objective.
+"""What a job needs to know about the sweep it belongs to: threads per job, W&B grouping, its variant, the objective.
 
 Everything here reads the Hydra runtime config when there is one, and falls
 back to "a single run" when train() is called without Hydra (tests, notebooks).
@@ -27,6 +27,46 @@ class JobInfo:
     experiment: str | None = None  # the chosen experiment recipe
     launcher_target: str = ""
     launcher: dict = field(default_factory=dict)
+    swept_keys: list[str] = field(default_factory=list)  # parameters the sweep varies (command line, Optuna)
+
+    @property
+    def variant(self) -> str:
+        """The job's variant as the report names it: its swept parameters except the seed."""
+        return variant_label({k: self.overrides.get(k, "") for k in self.swept_keys if k != SEED_KEY})
+
+
+SEED_KEY = "seed"  # what a variant's jobs differ in: averaged over, not a variant parameter
+
+
+def variant_label(params: dict[str, str]) -> str:
+    """{"loss.real_label": "0.9"} -> "loss.real_label=0.9" (the report's and W&B's name of a variant)."""
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "all jobs"
+
+
+def sweep_override_keys(task: list[str], sweeper_params: dict | None = None) -> list[str]:
+    """Keys swept by a multirun command line (a=1,2 / range / choice) and by the sweeper's params (Optuna),
+    in command-line order, without the +/~ prefixes."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    keys = [
+        o.key_or_group.lstrip("+~")
+        for o in OverridesParser.create().parse_overrides([str(t) for t in task])
+        if o.is_sweep_override()
+    ]
+    return keys + [str(k).lstrip("+~") for k in (sweeper_params or {}) if str(k).lstrip("+~") not in keys]
+
+
+def _swept_keys_of_running_sweep(sweep_dir: Path) -> list[str]:
+    """From <sweep dir>/multirun.yaml, which the launcher writes before the first job starts."""
+    import yaml
+
+    try:
+        hydra = (yaml.safe_load((sweep_dir / "multirun.yaml").read_text()) or {}).get("hydra", {})
+    except (OSError, yaml.YAMLError):
+        return []
+    params = (hydra.get("sweeper") or {}).get("params")
+    task = (hydra.get("overrides") or {}).get("task") or []
+    return sweep_override_keys(task, params if isinstance(params, dict) else None)
 
 
 def parse_overrides(overrides: list[str]) -> dict[str, str]:
@@ -56,6 +96,7 @@ def current_job(cfg: DictConfig | None = None) -> JobInfo:
         experiment=hydra_cfg.runtime.choices.get("experiment"),
         launcher_target=str(launcher.get("_target_", "")),
         launcher=launcher,
+        swept_keys=_swept_keys_of_running_sweep(Path(hydra_cfg.sweep.dir)) if multirun else [],
     )
 
 
@@ -90,6 +131,7 @@ def wandb_settings(logger_cfg: dict, job: JobInfo, run_name: str) -> dict:
         settings["group"] = settings.get("group") or job.sweep_name
         swept = ",".join(f"{k}={v}" for k, v in job.overrides.items())
         settings["name"] = settings.get("name") or (f"{job.job_num}:{swept}" if swept else str(job.job_num))
+        settings["variant"] = job.variant  # W&B config key `variant`: group by it to see the report's variants
     return settings
 
 
@@ -97,17 +139,26 @@ def wandb_settings(logger_cfg: dict, job: JobInfo, run_name: str) -> dict:
 
 
 def objective_value(run_dir: str | os.PathLike, objective_cfg, final_record: dict | None = None) -> float | dict | None:
-    """The value train.py returns: the last logged value of objective.metric (from metrics.jsonl,
-    so metrics logged only every eval_every steps count too). With no metric configured, the final record."""
+    """The value train.py returns: objective.metric from metrics.jsonl (so metrics logged only every eval_every
+    steps count too), its last value or, with objective.summary=best, its best (min / max by objective.direction).
+    With no metric configured, the final record."""
     metric = objective_cfg.get("metric") if objective_cfg else None
     if not metric:
         return final_record
-    for record in reversed(read_metrics(Path(run_dir) / "metrics.jsonl")):
-        if metric in record:
-            value = float(record[metric])
-            return value if math.isfinite(value) else float("nan")
-    available = sorted({k for r in read_metrics(Path(run_dir) / "metrics.jsonl") for k in r})
-    raise UserError(f"objective.metric={metric} was never logged; logged keys: {', '.join(available) or 'none'}")
+    summary = objective_cfg.get("summary", "last") or "last"
+    if summary not in ("last", "best"):
+        raise UserError(f"objective.summary must be last or best, got {summary!r}")
+    records = read_metrics(Path(run_dir) / "metrics.jsonl")
+    values = [float(r[metric]) for r in records if metric in r]
+    if not values:
+        available = sorted({k for r in records for k in r})
+        raise UserError(f"objective.metric={metric} was never logged; logged keys: {', '.join(available) or 'none'}")
+    if summary == "best":
+        finite = [v for v in values if math.isfinite(v)]
+        if not finite:
+            return float("nan")
+        return max(finite) if objective_cfg.get("direction", "minimize") == "maximize" else min(finite)
+    return values[-1] if math.isfinite(values[-1]) else float("nan")
 
 
 def write_result(run_dir: str | os.PathLike, objective, final_record: dict | None) -> None:

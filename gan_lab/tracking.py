@@ -1,4 +1,4 @@
-"""Experiment tracking: a local metrics.jsonl that always exists, plus W&B when configured.
+"""Experiment tracking: a local metrics.jsonl that always exists, plus W&B and / or TensorBoard when configured.
 
 W&B mode: `logger.mode` online / offline / disabled; when unset it is online
 with an API key (WANDB_API_KEY or a `wandb login`) and offline otherwise, so a
@@ -60,8 +60,60 @@ def wandb_mode(requested: str | None) -> str:
     return "online" if has_key else "offline"
 
 
+class TensorBoardWriter:
+    """Scalars, sample grids and the resolved config (as text) in TensorBoard event files.
+
+    Opened lazily at the first write, with purge_step = that step: on resume the first step logged
+    again is the first one after the checkpoint, so TensorBoard drops the stale events of the
+    interrupted run from there on instead of drawing two lines.
+    """
+
+    def __init__(self, log_dir: Path, config: dict, flush_secs: int = 30):
+        self.log_dir = log_dir
+        self.config = config
+        self.flush_secs = flush_secs
+        self._writer = None
+
+    def _open(self, step: int | None):
+        if self._writer is None:
+            import yaml
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.log_dir), purge_step=step, flush_secs=self.flush_secs)
+            text = yaml.safe_dump(self.config, sort_keys=False, default_flow_style=False)
+            # TensorBoard renders text as Markdown: indent by 4 spaces to keep the YAML a code block
+            self._writer.add_text("config", "\n".join("    " + line for line in text.splitlines()), step or 0)
+        return self._writer
+
+    def scalars(self, record: dict) -> None:
+        step = record.get("step")
+        writer = self._open(step)
+        for key, value in record.items():
+            if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                writer.add_scalar(key, value, step)
+
+    def image(self, name: str, path: str | os.PathLike, step: int | None) -> None:
+        import numpy as np
+        from PIL import Image
+
+        with Image.open(path) as img:
+            pixels = np.asarray(img.convert("RGB"))
+        self._open(step).add_image(name, pixels, step, dataformats="HWC")
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+
 class Tracker:
-    """Writes metrics.jsonl in the run dir and mirrors everything to W&B when enabled."""
+    """Writes metrics.jsonl in the run dir and mirrors everything to W&B and / or TensorBoard when enabled.
+
+    logger_cfg (the `logger` group; several can be chosen, logger=[wandb,tensorboard]):
+    `wandb: true` plus W&B's settings (project, mode, group, ...), `tensorboard: true` plus
+    tensorboard_dir (relative to the run dir). A legacy `backend: wandb` still means W&B.
+    """
 
     def __init__(
         self,
@@ -75,14 +127,22 @@ class Tracker:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.enabled = enabled
         self.wandb_run = None
+        self.tensorboard = None
         logger_cfg = dict(logger_cfg or {})
-        if logger_cfg.get("backend", "none") == "wandb":
+        if logger_cfg.get("wandb") is True or logger_cfg.get("backend") == "wandb":
             self.wandb_run = self._start_wandb(logger_cfg, config, run_id)
+        if logger_cfg.get("tensorboard") is True and enabled:
+            self.tensorboard = TensorBoardWriter(
+                self.run_dir / logger_cfg.get("tensorboard_dir", "tensorboard"), config,
+                flush_secs=int(logger_cfg.get("tensorboard_flush_secs", 30)),
+            )
 
     def _start_wandb(self, cfg: dict, config: dict, run_id: str | None):
         import wandb
 
         mode = wandb_mode(cfg.get("mode"))
+        if cfg.get("variant") is not None:  # the report's variant key, so W&B can group by it
+            config = {**config, "variant": cfg["variant"]}
         return wandb.init(
             project=cfg.get("project", "gan_lab"),
             entity=cfg.get("entity"),
@@ -110,12 +170,16 @@ class Tracker:
             f.write(json.dumps(record) + "\n")
         if self.wandb_run is not None:
             self.wandb_run.log({k: v for k, v in record.items() if k != "step"}, step=record.get("step"))
+        if self.tensorboard is not None:
+            self.tensorboard.scalars(record)
 
     def log_image(self, step: int, name: str, path: str | os.PathLike) -> None:
         if self.wandb_run is not None:
             import wandb
 
             self.wandb_run.log({name: wandb.Image(str(path))}, step=step)
+        if self.tensorboard is not None:
+            self.tensorboard.image(name, path, step)
 
     def log_file(self, name: str, path: str | os.PathLike) -> None:
         """A final artefact (GIF, plot) for the W&B run; locally it already sits in the run dir."""
@@ -124,8 +188,13 @@ class Tracker:
 
             media = wandb.Video(str(path)) if str(path).endswith(".gif") else wandb.Image(str(path))
             self.wandb_run.log({name: media})
+        if self.tensorboard is not None and str(path).endswith(".png"):
+            self.tensorboard.image(name, path, None)
 
     def finish(self) -> None:
         if self.wandb_run is not None:
             self.wandb_run.finish()
             self.wandb_run = None
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None

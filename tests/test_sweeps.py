@@ -13,7 +13,16 @@ from hydra.core.global_hydra import GlobalHydra
 
 from gan_lab.errors import UserError
 from gan_lab.report import write_report
-from gan_lab.sweeps import JobInfo, objective_value, parse_overrides, threads_per_job, wandb_settings, write_result
+from gan_lab.sweeps import (
+    JobInfo,
+    objective_value,
+    parse_overrides,
+    sweep_override_keys,
+    threads_per_job,
+    wandb_settings,
+    write_result,
+)
+from gan_lab.tracking import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -73,6 +82,27 @@ def test_parse_overrides():
     }
 
 
+def test_variant_key_matches_the_report(tmp_path):
+    task = ["experiment=dcgan_mnist", "trainer.ema_decay=0,0.99", "seed=0,1,2", "+x=range(1,3)", "trainer.max_steps=9"]
+    assert sweep_override_keys(task, {"optimizer.lr": "interval(1e-4, 1e-3)"}) == [
+        "trainer.ema_decay", "seed", "x", "optimizer.lr"]
+    job = JobInfo(multirun=True, sweep_name="s", job_num=4, swept_keys=["trainer.ema_decay", "seed"],
+                  overrides={"experiment": "dcgan_mnist", "trainer.ema_decay": "0.99", "seed": "1"})
+    assert job.variant == "trainer.ema_decay=0.99"  # the report's label of the variant: seeds are averaged over
+    assert wandb_settings({}, job, "dcgan_mnist")["variant"] == "trainer.ema_decay=0.99"
+    assert JobInfo().variant == "all jobs"
+
+
+def test_objective_best_is_the_min_or_max_of_the_logged_values(tmp_path):
+    records = [{"step": 1, "fid": 50.0}, {"step": 2, "fid": 30.0}, {"step": 3, "fid": "nan"}, {"step": 4, "fid": 40.0}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert objective_value(tmp_path, {"metric": "fid", "summary": "best"}) == 30.0
+    assert objective_value(tmp_path, {"metric": "fid", "summary": "best", "direction": "maximize"}) == 50.0
+    assert objective_value(tmp_path, {"metric": "fid"}) == 40.0  # default: the last value
+    with pytest.raises(UserError, match="objective.summary must be last or best"):
+        objective_value(tmp_path, {"metric": "fid", "summary": "mean"})
+
+
 def test_objective_is_the_last_logged_value(tmp_path):
     records = [{"step": 10, "g_loss": 3.0, "fid": 50.0}, {"step": 20, "g_loss": 2.0}, {"step": 30, "g_loss": "nan"}]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -116,7 +146,8 @@ def test_optuna_search_composes(compose_cfg):
     assert sweeper._target_.endswith("OptunaSweeper")
     assert cfg.hydra.mode.name == "MULTIRUN"
     assert sweeper.direction == cfg.objective.direction == "minimize"
-    assert cfg.objective.metric == "g_loss"
+    assert cfg.objective.metric == "eval/classifier_fid" and cfg.objective.summary == "best"  # not a GAN loss
+    assert cfg.trainer.eval_every > 0 and cfg.eval_metric.name == "classifier_fid"  # so the metric is logged
     assert set(sweeper.params) == {"optimizer.lr", "loss.real_label", "trainer.batch_size"}
     assert sweeper.sampler._target_ == "optuna.samplers.TPESampler"
 
@@ -152,7 +183,7 @@ def test_joblib_2x2_sweep_with_wandb_groups(tmp_path):
             "hydra/launcher=joblib",
             "hydra.launcher.n_jobs=2",
             f"hydra.sweep.dir={sweep}",
-            "logger=wandb",
+            "logger=[wandb,tensorboard]",
             "seed=0,1",
             "optimizer.lr=2e-4,1e-3",
             *TINY,
@@ -175,9 +206,22 @@ def test_joblib_2x2_sweep_with_wandb_groups(tmp_path):
         data = runs[0].read_bytes()
         assert b"dcgan_mnist-grid" in data and b"sweep" in data
         assert b'"num_threads":1' in data  # 2 cores / 2 jobs, recorded in the W&B config
+        lr = next(o for o in overrides if o.startswith("optimizer.lr="))
+        assert b"variant" in data and f'"{lr}"'.encode() in data  # config variant = the report's key, no seed
+        assert list((job / "tensorboard").glob("events.out.tfevents.*"))  # the same jobs in TensorBoard
     assert len(combos) == 4
-    variants = {v["optimizer.lr"]: v for v in _csv(write_report(sweep, plots=False).parent / "variants.csv")}
-    assert variants["0.0002"]["finished"] == "2/2" and "+-" in variants["0.001"]["g_loss"]  # Hydra writes 2e-4 so
+    report = write_report(sweep, plots=False)
+    variants = {v["optimizer.lr"]: v for v in _csv(report.parent / "variants.csv")}
+    assert variants["0.0002"]["finished"] == "2" and variants["0.001"]["g_loss.std"] != ""  # Hydra writes 2e-4 so
+    # the report's tables as a W&B run in the sweep's group, offline, for `wandb sync` (in a process of its own:
+    # W&B's service may still be writing the run file when finish() returns)
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    proc = subprocess.run([sys.executable, "-m", "gan_lab.report", str(sweep), "--no-plots", "--wandb"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0 and "in group dcgan_mnist-grid" in proc.stdout, proc.stderr[-2000:]
+    (summary,) = (report.parent / "wandb").glob("offline-run-*/run-*.wandb")
+    data = summary.read_bytes()
+    assert b"dcgan_mnist-grid" in data and b"report/variants" in data and b"table-file" in data
 
 
 def test_failing_job_does_not_stop_the_joblib_sweep(tmp_path):
@@ -210,13 +254,21 @@ def test_two_trial_optuna_search(tmp_path):
             f"hydra.sweep.dir={sweep}",
             *TINY[:3],
             *TINY[4:],
+            "trainer.eval_every=1",
+            "eval_metric.num_samples=64",
+            "eval_metric.classifier.epochs=1",
         ],
         tmp_path,
+        timeout=480,  # each trial also trains (once) and applies the classifier of its objective
     )  # batch size is searched (64 or 128 of the 256 images)
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     objectives = [json.loads((sweep / n / "result.json").read_text())["objective"] for n in ("0", "1")]
-    assert results["best_value"] == pytest.approx(min(objectives))  # direction: minimize g_loss
+    for n, objective in zip(("0", "1"), objectives, strict=True):  # each trial: its best in-training value
+        records = read_metrics(sweep / n / "metrics.jsonl")
+        fids = [r["eval/classifier_fid"] for r in records if "eval/classifier_fid" in r]
+        assert len(fids) == 2 and objective == min(fids)
+    assert results["best_value"] == pytest.approx(min(objectives))  # direction: minimize
     assert set(results["best_params"]) == {"optimizer.lr", "loss.real_label", "trainer.batch_size"}
 
 
