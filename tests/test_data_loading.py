@@ -27,9 +27,10 @@ def random_folder(root: Path, n: int, size: int, seed: int = 0) -> Path:
 
 def paired_set(tmp_path: Path) -> PairedImages:
     rng = np.random.default_rng(1)
-    (tmp_path / "pairs" / "train").mkdir(parents=True)
+    folder = tmp_path / "pairs" / "train"
+    folder.mkdir(parents=True)
     for i in range(12):
-        Image.fromarray(rng.integers(0, 256, (10, 20, 3), dtype=np.uint8)).save(tmp_path / "pairs" / "train" / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (10, 20, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     return PairedImages(str(tmp_path / "pairs"), image_size=6, load_size=10, cache_dir=str(tmp_path / "cache"))
 
 
