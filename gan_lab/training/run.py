@@ -31,6 +31,7 @@ RESUME_FREE_KEYS = (
     "trainer.resume", "trainer.max_steps", "trainer.max_epochs", "trainer.progress_bar", "trainer.log_every",
     "trainer.sample_every", "trainer.checkpoint_every", "trainer.keep_last", "trainer.num_samples",
     "trainer.eval_every", "trainer.num_threads", "overwrite", "debug", "paths", "logger", "dataset.root",
+    "dataset.storage", "dataset.num_workers", "dataset.cache_dir",  # same batches whichever path builds them
 )
 
 
