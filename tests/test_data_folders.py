@@ -57,7 +57,7 @@ def test_second_load_hits_the_cache_and_decodes_nothing(tmp_path, monkeypatch):
     root = class_tree(tmp_path / "d")
     kwargs = dict(root=str(root), image_size=4, channels=3, num_classes=2, cache_dir=str(tmp_path / "cache"))
     first = ImageFolderData(**kwargs).setup()
-    assert len(list((tmp_path / "cache" / "image_folder").glob("*.pt"))) == 1
+    assert len(list((tmp_path / "cache" / "image_folder").glob("*.u8"))) == 1
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded an image although the cache holds it")
@@ -78,7 +78,7 @@ def test_a_changed_file_invalidates_the_cache(tmp_path):
     write_image(root / "cat" / "0.png", 250, size=(13, 10))  # new content and size
     again = ImageFolderData(**kwargs).setup()
     assert again.images[0, 0, 0, 0] == 250
-    assert len(list((tmp_path / "cache" / "image_folder").glob("*.pt"))) == 2
+    assert len(list((tmp_path / "cache" / "image_folder").glob("*.u8"))) == 2
 
 
 def test_limit_keeps_every_class(tmp_path):

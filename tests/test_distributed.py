@@ -1,5 +1,8 @@
-"""DDP with 2 CPU processes (gloo) under torchrun equals one process at the same global batch."""
+"""DDP with 2 CPU processes (gloo) under torchrun equals one process at the same global batch: on one
+node, and as two torchrun "nodes" joined by a c10d rendezvous on 127.0.0.1 (the multi-node path)."""
 
+import os
+import socket
 import subprocess
 import sys
 
@@ -22,8 +25,6 @@ def train_cli(run_dir, *overrides, processes=1):
     if processes > 1:
         launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     env_threads = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    import os
-
     result = subprocess.run(
         [*launcher, str(REPO / "train.py"), *overrides, f"hydra.run.dir={run_dir}"],
         cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, **env_threads},
@@ -32,21 +33,65 @@ def train_cli(run_dir, *overrides, processes=1):
     return result
 
 
-@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
-def test_ddp_two_processes_equal_one_process_at_the_same_global_batch(tmp_path):
-    train_cli(tmp_path / "single", *MLP, "trainer.batch_size=16")
-    train_cli(tmp_path / "ddp", *MLP, "trainer.batch_size=8", "trainer.strategy=ddp", processes=2)
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    single = load_checkpoint(tmp_path / "single" / "checkpoints" / "last.ckpt")
-    ddp = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "last.ckpt")
+
+def train_two_nodes(run_dir, *overrides):
+    """Two torchrun agents, one process each, as node 0 and node 1 of a c10d rendezvous (the commands of
+    docs/distributed.md, with a shared run dir as a cluster's shared file system would give)."""
+    rendezvous = [f"--rdzv_endpoint=127.0.0.1:{free_port()}", "--rdzv_backend=c10d", "--rdzv_id=two-nodes"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node_rank={rank}", "--nproc_per_node=1",
+             *rendezvous, "--local_addr=127.0.0.1", "--max_restarts=0", str(REPO / "train.py"), *overrides,
+             f"hydra.run.dir={run_dir}"],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        for rank in (0, 1)
+    ]
+    try:
+        errors = [node.communicate(timeout=300)[1] for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+    for node, err in zip(nodes, errors, strict=True):
+        assert node.returncode == 0, err[-3000:]
+
+
+@pytest.fixture(scope="module")
+def single_process_run(tmp_path_factory):
+    """The reference: one process with the global batch (16) of the two-process runs."""
+    run_dir = tmp_path_factory.mktemp("single")
+    train_cli(run_dir, *MLP, "trainer.batch_size=16")
+    return load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+
+
+def assert_matches_single_process(single: dict, run_dir) -> None:
+    ddp = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert single["step"] == ddp["step"] == 3
     assert ddp["world_size"] == 2 and len(ddp["rng_per_rank"]) == 2
     for name, tensor in single["generator"].items():
         torch.testing.assert_close(ddp["generator"][name], tensor, atol=1e-6, rtol=0)
     # Rank 0 alone writes: one metrics file with one record per logged step, one set of checkpoints.
-    lines = (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 3
-    assert sorted(p.name for p in (tmp_path / "ddp" / "checkpoints").iterdir()) == ["last.ckpt", "step_0000003.ckpt"]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["last.ckpt", "step_0000003.ckpt"]
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
+def test_ddp_two_processes_equal_one_process_at_the_same_global_batch(tmp_path, single_process_run):
+    train_cli(tmp_path / "ddp", *MLP, "trainer.batch_size=8", "trainer.strategy=ddp", processes=2)
+    assert_matches_single_process(single_process_run, tmp_path / "ddp")
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
+def test_two_nodes_by_c10d_rendezvous_equal_one_process(tmp_path, single_process_run):
+    train_two_nodes(tmp_path / "nodes", *MLP, "trainer.batch_size=8", "trainer.strategy=ddp")
+    assert_matches_single_process(single_process_run, tmp_path / "nodes")
 
 
 def test_ddp_resume_continues_exactly(tmp_path):

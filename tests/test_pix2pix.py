@@ -89,7 +89,7 @@ def test_odd_width_side_by_side_file_is_a_clear_error(tmp_path):
 def test_decoded_split_is_cached_on_disk_and_reused(tmp_path):
     root = make_facades(tmp_path / "facades")
     first = paired(root, cache_dir=str(tmp_path / "cache"))
-    cached = list((tmp_path / "cache" / "paired").glob("*.pt"))
+    cached = list((tmp_path / "cache" / "paired").glob("*.u8"))
     assert len(cached) == 1
     (root / "train" / "1.png").rename(root / "train" / "1.bak")  # a changed file list means a new key
     assert paired(root, cache_dir=str(tmp_path / "cache")).images.shape[0] == 3

@@ -1,9 +1,11 @@
 """The interface between data and the trainer.
 
-A data module holds its whole training split in memory as a uint8 tensor
-(N, C, H, W), so an epoch does no decoding: a batch is an index lookup plus a
-float conversion. The trainer owns the data order (a seeded permutation per
-epoch), which makes resuming a run exact without saving loader state.
+A data module holds its whole training split as a uint8 tensor (N, C, H, W),
+in memory or memory-mapped from a decode cache (gan_lab.data.array_cache), so
+an epoch does no decoding: a batch is an index lookup plus a float conversion.
+The trainer owns the data order (a seeded permutation per epoch,
+gan_lab.training.data_loading), which makes resuming a run exact without
+saving loader state.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from gan_lab.errors import UserError
 
 
 @dataclass
@@ -27,6 +31,15 @@ class Batch:
             if cond.dim() == 4:
                 cond = cond.contiguous(memory_format=memory_format)
         return Batch(real, cond)
+
+    def pin_memory(self) -> Batch:  # called by a DataLoader with pin_memory=True
+        return Batch(self.real.pin_memory(), self.cond.pin_memory() if self.cond is not None else None)
+
+
+def check_num_workers(num_workers: int) -> int:
+    if not isinstance(num_workers, int) or num_workers < 0:
+        raise UserError(f"dataset.num_workers must be 0 (batches in the training process) or more, got {num_workers}")
+    return num_workers
 
 
 def to_unit_range(images_uint8: Tensor) -> Tensor:
@@ -52,6 +65,9 @@ class ImageData:
     image_size: int
     num_classes: int = 0
     name: str = "images"
+    # DataLoader worker processes that assemble batches ahead of the step (gan_lab.training.data_loading);
+    # 0: in the training process. Folder modules take it as dataset.num_workers.
+    num_workers: int = 0
 
     @property
     def condition(self) -> str:

@@ -3,7 +3,7 @@
 1. torchvision's python pickles (`<data_dir>/cifar-10-batches-py`), the exact originals;
 2. else the JPEG ImageFolder tree `<data_dir>/cifar10-jpeg/{train,test}/<class>/` (the offline copy on
    machines without internet: lossy re-encodes, so its FID is "CIFAR-10 (JPEG)", not comparable digit for
-   digit with published numbers), decoded once into a uint8 cache;
+   digit with published numbers), decoded once into a raw uint8 cache (memory-mapped when large);
 3. else torchvision downloads the originals (when download=true and the network allows).
 """
 
@@ -16,7 +16,7 @@ import torch
 import torchvision
 from torch import Tensor
 
-from gan_lab.data.base import ImageData
+from gan_lab.data.base import ImageData, check_num_workers
 from gan_lab.data.image_folder import ImageFolderData, evenly_spaced
 from gan_lab.data.torchvision_sets import resize_uint8
 from gan_lab.errors import UserError
@@ -39,6 +39,8 @@ class CIFAR10Data(ImageData):
         download: bool = True,
         cache_dir: str | None = None,
         limit: int | None = None,
+        storage: str = "auto",  # the JPEG tree's decode cache: auto | memory | mmap
+        num_workers: int = 0,
     ):
         super().__init__()
         if num_classes not in (0, 10):
@@ -53,12 +55,14 @@ class CIFAR10Data(ImageData):
         self.download = download
         self.cache_dir = cache_dir
         self.limit = limit
+        self.storage = storage
+        self.num_workers = check_num_workers(num_workers)
         self.name = "cifar10"
 
     def _jpeg_folder(self, split: str) -> ImageFolderData:
         return ImageFolderData(
             root=str(self.root / JPEG_DIR / split), image_size=self.image_size, channels=self.channels,
-            num_classes=10, cache_dir=self.cache_dir, name="cifar10",
+            num_classes=10, cache_dir=self.cache_dir, name="cifar10", storage=self.storage,
         )
 
     def _torchvision(self, train: bool, download: bool) -> tuple[Tensor, Tensor]:

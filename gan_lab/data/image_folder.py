@@ -3,8 +3,9 @@
 A folder is either flat (unlabelled) or holds one sub-folder per class
 (ImageFolder layout: labels are the sorted sub-folder names). Every image is
 decoded, converted to grey or RGB, centre-cropped and resized once, and the
-result is written as a uint8 tensor cache under `cache_dir`; later runs load
-that file and decode no JPEG at all.
+result is written as a raw uint8 cache under `cache_dir` (gan_lab.data.array_cache,
+no pickle); later runs read it into memory or memory-map it (`storage`) and
+decode no JPEG at all.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from gan_lab.data.base import ImageData
+from gan_lab.data.array_cache import ArrayCache, resolve_storage
+from gan_lab.data.base import ImageData, check_num_workers
 from gan_lab.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-# Bump when decoding changes (crop, resample filter, layout), so stale caches are never reused.
+# Bump when decoding changes (crop, resample filter), so stale caches are never reused.
 CACHE_FORMAT = 1
 DECODE_CHUNK = 2048
 
@@ -89,16 +91,23 @@ def decode_image(path: Path, image_size: int, channels: int, center_crop: int | 
     return array[:, :, None] if array.ndim == 2 else array
 
 
-def decode_all(files: list[Path], image_size: int, channels: int, center_crop: int | None, desc: str) -> Tensor:
-    """Decode files into one uint8 (N, C, H, W) tensor, in chunks, with a progress bar."""
+def decode_all(
+    files: list[Path], image_size: int, channels: int, center_crop: int | None, desc: str, out=None
+) -> Tensor | np.ndarray:
+    """Decode files into one uint8 (N, C, H, W) array, in chunks, with a progress bar.
+
+    `out` (e.g. a memory-mapped cache file) receives the images; by default a new tensor.
+    """
     from tqdm.auto import tqdm
 
-    out = torch.empty(len(files), channels, image_size, image_size, dtype=torch.uint8)
+    if out is None:
+        out = torch.empty(len(files), channels, image_size, image_size, dtype=torch.uint8)
     with tqdm(total=len(files), desc=f"decoding {desc}", unit="img", dynamic_ncols=True, mininterval=2) as bar:
         for start in range(0, len(files), DECODE_CHUNK):
             chunk = files[start : start + DECODE_CHUNK]
             arrays = np.stack([decode_image(f, image_size, channels, center_crop) for f in chunk])
-            out[start : start + len(chunk)] = torch.from_numpy(arrays).permute(0, 3, 1, 2)
+            nchw = arrays.transpose(0, 3, 1, 2)
+            out[start : start + len(chunk)] = torch.from_numpy(nchw) if isinstance(out, Tensor) else nchw
             bar.update(len(chunk))
     return out
 
@@ -110,17 +119,6 @@ def evenly_spaced(n: int, limit: int | None) -> Tensor | None:
     if limit <= 0:
         raise UserError(f"dataset.limit must be positive or null, got {limit}")
     return torch.linspace(0, n - 1, limit).round().long()
-
-
-def save_atomically(obj, path: Path) -> None:
-    """torch.save to a temporary file beside `path`, then rename: readers never see half a cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class ImageFolderData(ImageData):
@@ -142,6 +140,8 @@ class ImageFolderData(ImageData):
         cache_dir: str | None = None,
         limit: int | None = None,
         name: str = "image_folder",
+        storage: str = "auto",
+        num_workers: int = 0,
     ):
         super().__init__()
         if not root:
@@ -161,6 +161,8 @@ class ImageFolderData(ImageData):
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.limit = limit
         self.name = name
+        self.storage = storage
+        self.num_workers = check_num_workers(num_workers)
         self.class_names: list[str] = []
 
     # -- decoding and the cache -----------------------------------------------
@@ -179,33 +181,34 @@ class ImageFolderData(ImageData):
             "center_crop": self.center_crop,
             "transform": "centre-crop, PIL bicubic resize",
         }
-        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:20]
+        return hashlib.sha256(json.dumps(key).encode()).hexdigest()
 
     def load_folder(self, root: Path) -> tuple[Tensor, Tensor | None, list[str], str]:
-        """(images uint8 NCHW, labels or None, class names, where they came from) for one folder."""
+        """(images uint8 NCHW, labels or None, class names, where they came from) for one folder.
+
+        With a cache_dir the images are decoded once into an ArrayCache entry and read from it
+        (into memory, or memory-mapped per dataset.storage); without one they are decoded into memory.
+        """
         root = Path(root)
         files, labels, classes = list_images(root)
-        cache_path = None
-        if self.cache_dir is not None:
-            readable = f"{root.resolve().parent.name}_{root.name}"  # e.g. cifar10-jpeg_train
-            safe_name = "".join(c if c.isalnum() or c == "-" else "_" for c in readable)[-60:]
-            cache_path = self.cache_dir / "image_folder" / f"{safe_name}-{self._cache_key(root, files)}.pt"
-        if cache_path is not None and cache_path.is_file():
-            try:
-                cached = torch.load(cache_path, map_location="cpu", weights_only=True)
-                images, source = cached["images"], f"{root.resolve()}, decoded cache {cache_path}"
-            except (OSError, RuntimeError, KeyError, EOFError):  # a damaged cache is rebuilt, not trusted
-                images = None
-        else:
-            images = None
-        if images is None:
-            images = decode_all(files, self.image_size, self.channels, self.center_crop, root.name)
-            source = f"{root.resolve()}, decoded from {len(files)} files"
-            if cache_path is not None:
-                save_atomically({"images": images}, cache_path)
-                source += f", cached to {cache_path}"
+        shape = (len(files), self.channels, self.image_size, self.image_size)
         label_tensor = torch.tensor(labels, dtype=torch.long) if labels is not None else None
-        return images, label_tensor, classes, source
+        storage = resolve_storage(self.storage, int(np.prod(shape)), self.cache_dir is not None)
+        if self.cache_dir is None:
+            images = decode_all(files, self.image_size, self.channels, self.center_crop, root.name)
+            return images, label_tensor, classes, f"{root.resolve()}, decoded from {len(files)} files"
+        readable = f"{root.resolve().parent.name}_{root.name}"  # e.g. cifar10-jpeg_train
+        safe_name = "".join(c if c.isalnum() or c == "-" else "_" for c in readable)[-60:]
+        key = self._cache_key(root, files)
+        cache = ArrayCache(self.cache_dir / "image_folder" / f"{safe_name}-{key[:20]}", key, {"images": shape})
+        if cache.usable():
+            source = f"{root.resolve()}, decoded cache {cache.describe()}"
+        else:
+            with cache.writer() as arrays:
+                decode_all(files, self.image_size, self.channels, self.center_crop, root.name, out=arrays["images"])
+            source = f"{root.resolve()}, decoded from {len(files)} files, cached to {cache.describe()}"
+        images = cache.load(mmap=storage == "mmap")["images"]
+        return images, label_tensor, classes, source + (", memory-mapped" if storage == "mmap" else "")
 
     def _check_classes(self, root: Path, classes: list[str]) -> None:
         if not self.num_classes:

@@ -10,26 +10,27 @@ Two layouts on disk, found automatically (or set with `layout=`):
 (label map -> photo). A batch holds the target as `real` and the source as `cond`.
 
 Every split is decoded once into uint8 tensors (cached on disk under
-`cache_dir`). The training split is kept at `load_size` (286 for 256, as in the
-paper) and each batch is jittered: a random crop to `image_size` and a random
-horizontal flip, the same for source and target, drawn only from the
-torch.Generator the trainer passes in, so a resumed run sees the same batches.
+`cache_dir` as raw uint8, memory-mapped for large sets: `storage`). The
+training split is kept at `load_size` (286 for 256, as in the paper) and
+each batch is jittered: a random crop to `image_size` and a random horizontal
+flip, the same for source and target, drawn only from the torch.Generator the
+trainer passes in, so a resumed run sees the same batches.
 Evaluation and preview images are resized straight to `image_size` (no crop).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from gan_lab.data.base import Batch, ImageData, to_unit_range
+from gan_lab.data.array_cache import ArrayCache, resolve_storage
+from gan_lab.data.base import Batch, ImageData, check_num_workers, to_unit_range
 from gan_lab.errors import UserError
-from gan_lab.training.checkpoint import atomic_write_bytes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SPLITS = ("train", "val", "test")
@@ -96,6 +97,8 @@ class PairedImages(ImageData):
         limit: int | None = None,  # only the first N pairs of each split (tests, quick looks)
         cache_dir: str | None = None,  # None: no disk cache
         name: str | None = None,
+        storage: str = "auto",  # auto | memory | mmap: how the decoded training split is held
+        num_workers: int = 0,  # DataLoader workers that crop and flip batches ahead of the step
     ):
         super().__init__()
         if direction not in ("AtoB", "BtoA"):
@@ -121,6 +124,8 @@ class PairedImages(ImageData):
         self.limit = limit
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.name = name or self.root.name
+        self.storage = storage
+        self.num_workers = check_num_workers(num_workers)
         self.sources: Tensor | None = None  # training split at load_size, like self.images (the targets)
 
     # -- reading files ----------------------------------------------------------
@@ -156,46 +161,51 @@ class PairedImages(ImageData):
             raise UserError(f"no images found for split {split!r} under {self.root}")
         return pairs[: self.limit] if self.limit else pairs
 
-    def _decode(self, files: list[tuple[Path, ...]], size: int) -> tuple[Tensor, Tensor]:
-        """-> (A, B) uint8 (N, 3, size, size)."""
-        a_list, b_list = [], []
-        for entry in files:
+    def _decode(self, files: list[tuple[Path, ...]], size: int, out_a=None, out_b=None) -> tuple:
+        """-> (A, B) uint8 (N, 3, size, size), written into out_a / out_b when given (a cache file)."""
+        if out_a is None:
+            out_a = torch.empty(len(files), 3, size, size, dtype=torch.uint8)
+            out_b = torch.empty(len(files), 3, size, size, dtype=torch.uint8)
+        for i, entry in enumerate(files):
             if len(entry) == 1:
                 a, b = split_side_by_side(read_rgb(entry[0]), entry[0])
             else:
                 a, b = read_rgb(entry[0]), read_rgb(entry[1])
-            a_list.append(resize_to_tensor(a, size))
-            b_list.append(resize_to_tensor(b, size))
-        return torch.stack(a_list), torch.stack(b_list)
+            for out, image in ((out_a, a), (out_b, b)):
+                tensor = resize_to_tensor(image, size)
+                out[i] = tensor.numpy() if isinstance(out, np.ndarray) else tensor
+        return out_a, out_b
 
-    def _cache_path(self, files: list[tuple[Path, ...]], size: int) -> Path | None:
+    def _cache(self, files: list[tuple[Path, ...]], size: int) -> ArrayCache | None:
         if self.cache_dir is None:
             return None
-        key = hashlib.sha1(str(CACHE_FORMAT).encode())
+        key = hashlib.sha256(str(CACHE_FORMAT).encode())
         for entry in files:
             for path in entry:
                 stat = path.stat()
                 key.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
         key.update(f"size={size}".encode())
-        return self.cache_dir / "paired" / f"{self.name}-{size}px-{key.hexdigest()[:16]}.pt"
+        digest = key.hexdigest()
+        shape = (len(files), 3, size, size)
+        stem = self.cache_dir / "paired" / f"{self.name}-{size}px-{digest[:16]}"
+        return ArrayCache(stem, digest, {"A": shape, "B": shape})
 
     def load_pairs(self, split: str, size: int) -> tuple[Tensor, Tensor]:
-        """(source, target) uint8 (N, 3, size, size) of a split, in file order, direction applied."""
+        """(source, target) uint8 (N, 3, size, size) of a split, in file order, direction applied.
+
+        Cached as raw uint8 (gan_lab.data.array_cache); the arrays are memory-mapped under
+        storage=mmap (or auto for a large split) and read into memory otherwise."""
         files = self._files(split)
-        cache = self._cache_path(files, size)
-        a = b = None
-        if cache is not None and cache.is_file():
-            try:
-                stored = torch.load(cache, map_location="cpu", weights_only=True)
-                a, b = stored["A"], stored["B"]
-            except Exception:  # a foreign or damaged cache file: decode again and overwrite it
-                a = b = None
-        if a is None:
+        cache = self._cache(files, size)
+        storage = resolve_storage(self.storage, 2 * len(files) * 3 * size * size, cache is not None)
+        if cache is None:
             a, b = self._decode(files, size)
-            if cache is not None:
-                buffer = io.BytesIO()
-                torch.save({"A": a, "B": b}, buffer)
-                atomic_write_bytes(cache, buffer.getvalue())
+        else:
+            if not cache.usable():
+                with cache.writer() as arrays:
+                    self._decode(files, size, arrays["A"], arrays["B"])
+            loaded = cache.load(mmap=storage == "mmap")
+            a, b = loaded["A"], loaded["B"]
         return (a, b) if self.direction == "AtoB" else (b, a)
 
     # -- ImageData interface ------------------------------------------------------

@@ -39,6 +39,7 @@ from gan_lab.training.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
+from gan_lab.training.data_loading import BatchPlan, BatchSource
 from gan_lab.training.ema import EMA
 from gan_lab.training.precision import Precision
 from gan_lab.training.schedules import make_scheduler
@@ -163,8 +164,6 @@ class Trainer:
         self.best_metric: float | None = None
         self.train_seconds = 0.0  # wall time of training outside in-training evaluation, over resumes
         self._stop_signal: int | None = None
-        self._perm_epoch = -1
-        self._perm: Tensor | None = None
 
         self.batch_size = cfg.batch_size  # per process; the global batch is batch_size x world_size
         self.global_batch_size = cfg.batch_size * dist_ctx.world_size
@@ -174,9 +173,15 @@ class Trainer:
                 f"the global batch ({self.global_batch_size}) is larger than the dataset ({self.num_examples} "
                 f"examples); lower trainer.batch_size"
             )
-        self.batches_per_epoch = self.num_examples // self.global_batch_size  # drop_last
+        self.plan = BatchPlan(seed, self.num_examples, self.batch_size, dist_ctx.world_size, dist_ctx.rank)
+        self.batches_per_epoch = self.plan.batches_per_epoch  # drop_last
         limit = step_limit(cfg.max_steps, cfg.max_epochs, self.batches_per_epoch, cfg.n_critic)
         self.max_steps, self.step_limit = limit  # the run length and which setting gives it
+        # Batches built in-process or by dataset.num_workers DataLoader workers; it times data_wait.
+        self.batches = BatchSource(
+            data, self.plan, device, self.memory_format, num_workers=getattr(data, "num_workers", 0),
+            stop=self.max_steps * cfg.n_critic,
+        )
         self.latent_dim = getattr(self.G, "latent_dim", 0)
         make_g, make_d = scheduler_factories
         self.schedulers = [make_scheduler(make_g, opt_g, self.max_steps), make_scheduler(make_d, opt_d, self.max_steps)]
@@ -186,7 +191,6 @@ class Trainer:
         # Latents come from their own generator, drawn for the global batch and sliced per rank,
         # so a DDP run sees the same z as one process with the same global batch.
         self.z_generator = torch.Generator(device=device).manual_seed(seed)
-        self._aug_generator = torch.Generator()  # re-seeded per batch, so augmentation is a function of the batch
 
     # -- pieces of a step ---------------------------------------------------
     def _fixed_latents(self, n: int) -> Tensor | None:
@@ -201,24 +205,12 @@ class Trainer:
         z = torch.randn(n * self.dist.world_size, self.latent_dim, device=self.device, generator=self.z_generator)
         return z[self.dist.rank * n : (self.dist.rank + 1) * n]
 
-    def _epoch_permutation(self, epoch: int) -> Tensor:
-        if epoch != self._perm_epoch:
-            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._perm = torch.randperm(self.num_examples, generator=gen)
-            self._perm_epoch = epoch
-        return self._perm
-
     def batch_indices(self, batch_number: int) -> Tensor:
         """Example indices of this process's part of the n-th global batch (a pure function of seed and n)."""
-        epoch, position = divmod(batch_number, self.batches_per_epoch)
-        perm = self._epoch_permutation(epoch)
-        start = position * self.global_batch_size + self.dist.rank * self.batch_size
-        return perm[start : start + self.batch_size]
+        return self.plan.indices(batch_number)
 
     def _batch(self, batch_number: int) -> Batch:
-        aug = self._aug_generator.manual_seed((self.seed * 7_919 + batch_number) * 64 + self.dist.rank)
-        batch = self.data.get_batch(self.batch_indices(batch_number), aug)
-        return batch.to(self.device, self.memory_format)
+        return self.batches.get(batch_number)
 
     def _check_finite(self, loss: Tensor, net: nn.Module, scaler) -> bool:
         """True when the loss and (nonfinite_check=grads, unless a GradScaler handles overflow) the gradients
@@ -504,6 +496,7 @@ class Trainer:
                     record = {"step": self.step, "epoch": self.step * self.cfg.n_critic / self.batches_per_epoch}
                     record.update(self._mean_over_ranks({k: float(v) for k, v in sums.items()}, count))
                     record["img_per_s"] = images * self.dist.world_size / max(now - t_last, 1e-9)
+                    record["data_wait"] = self.batches.take_wait_seconds() / max(now - t_last, 1e-9)  # this rank's
                     record["train_seconds"] = self.train_seconds
                     self._maybe_evaluate(record)
                     self.tracker.log(record)
