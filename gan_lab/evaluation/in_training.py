@@ -50,7 +50,7 @@ class TrainingEvaluator:
             self._reference, _ = reference_features(lambda: images, key, self._network, self.cache_dir, f.batch_size)
 
     def __call__(self, trainer) -> dict[str, float]:
-        from gan_lab.training.trainer import sampling_mode
+        from gan_lab.utils.rng import sampling_mode
 
         start = time.perf_counter()
         self._setup()
