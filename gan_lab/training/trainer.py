@@ -213,13 +213,18 @@ class Trainer:
         ok = True
         n_critic = self.cfg.n_critic
         for i in range(n_critic):
-            batch = self._batch(self.step * n_critic + i)
+            d_step = self.step * n_critic + i  # D updates so far: the batch number and the lazy-penalty clock
+            batch = self._batch(d_step)
             z = self._latents(batch.real.shape[0])
             last = i == n_critic - 1
             with self.precision.autocast(), (contextlib.nullcontext() if last else torch.no_grad()):
                 fake = self.G_train(z, batch.cond)
             with self.precision.autocast():
                 d_loss, d_logs = self.loss.discriminator_loss(self.D_train, batch.real, fake.detach(), batch.cond)
+                penalty = self.loss.discriminator_penalty(self.D_train, batch.real, batch.cond, d_step)
+            if penalty is not None:  # a lazy regulariser's step, e.g. R1 every loss.r1_every D updates
+                d_loss = d_loss + penalty[0]
+                logs.update(penalty[1])
             ok &= self._update("discriminator loss", d_loss, self.D, self.opt_d, self.scaler_d)
         logs.update(d_logs)
 
