@@ -14,8 +14,8 @@ CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 def train_job(cfg: DictConfig, run_dir):
     """Train, then return the configured objective (what an Optuna sweep optimises) and mark the job finished."""
+    from gan_lab.jobs.train import train
     from gan_lab.sweeps import objective_value, write_result
-    from gan_lab.training.run import train
 
     main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes into the run dir
     # A stale result.json of an earlier attempt is removed by train() once every check has passed.

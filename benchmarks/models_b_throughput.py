@@ -26,8 +26,8 @@ from hydra import compose, initialize_config_dir
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from a checkout
 
+from gan_lab.jobs.train import train  # noqa: E402
 from gan_lab.tracking import read_metrics  # noqa: E402
-from gan_lab.training.run import train  # noqa: E402
 
 CONF_DIR = REPO / "conf"
 # Generator steps per short run: a few minutes each on a busy 2-core CPU.

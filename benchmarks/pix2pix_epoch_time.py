@@ -31,22 +31,17 @@ from tests.conftest import compose  # noqa: E402  (the Hydra compose helper the 
 
 
 def measure(size: int, steps: int, warmup: int = 3) -> dict:
-    from gan_lab.build import build_data, build_loss, build_models, build_optimizers
     from gan_lab.config import validate_trainer
     from gan_lab.tracking import Tracker
-    from gan_lab.training.schedules import build_scheduler_factories
-    from gan_lab.training.trainer import Trainer
+    from gan_lab.training.run import build_parts
+    from gan_lab.training.trainer import RunContext, Trainer
 
     cfg = compose(["experiment=pix2pix_facades", f"dataset.image_size={size}", "trainer.device=cpu"])
     torch.manual_seed(0)
-    data = build_data(cfg).setup()
-    G, D = build_models(cfg)
+    parts = build_parts(cfg)
+    data, G, D = parts.data, parts.generator, parts.discriminator
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(
-            validate_trainer(cfg.trainer), G, D, build_loss(cfg), *build_optimizers(cfg, G, D), data, tmp,
-            Tracker(tmp, None, {}), torch.device("cpu"), 0, {},
-            scheduler_factories=build_scheduler_factories(cfg),
-        )
+        trainer = Trainer(validate_trainer(cfg.trainer), parts, RunContext(Path(tmp), Tracker(tmp, None, {})))
         for _ in range(warmup):
             trainer.train_step()
         times, cpu_times = [], []

@@ -5,7 +5,7 @@
 Builds the recipe's Trainer (benchmarks.throughput.GanLabLoop) and the bare loop with the same models,
 losses and batches (BareLoop), runs each for --steps steps under cProfile, and prints both totals, the
 functions whose own time differs most, and the share of the bare loop's time spent in the trainer's
-finiteness check (fused norm, isfinite, stack, _check_finite, _all_finite). Noise on a shared machine
+finiteness check (fused norm, isfinite, stack, _check_finite, all_finite). Noise on a shared machine
 shows up as differences in compute kernels (backward, linear) that both loops run alike.
 """
 
@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 from benchmarks.throughput import BareLoop, GanLabLoop, compose  # noqa: E402
 
-CHECK = ("_foreach_norm", "isfinite", "torch.stack", "_check_finite", "_all_finite")
+CHECK = ("_foreach_norm", "isfinite", "torch.stack", "_check_finite", "all_finite")
 
 
 def own_times(loop, steps: int) -> dict[str, float]:

@@ -74,33 +74,28 @@ class GanLabLoop(Loop):
     name = "gan_lab"
 
     def __init__(self, cfg, run_dir: Path, device: torch.device):
+        import dataclasses
+
         from omegaconf import OmegaConf
 
-        from gan_lab.build import build_data, build_loss, build_models, build_optimizers, check_compatible
         from gan_lab.config import validate_trainer
         from gan_lab.tracking import Tracker
+        from gan_lab.training.callbacks import MetricsLog, SignalStop
         from gan_lab.training.precision import resolve_precision
-        from gan_lab.training.trainer import Trainer
+        from gan_lab.training.run import build_parts
+        from gan_lab.training.trainer import RunContext, Trainer
 
         tcfg = validate_trainer(cfg.trainer)
         tcfg.precision = resolve_precision(tcfg.precision, device)
-        tcfg.progress_bar = False
-        tcfg.sample_every = tcfg.checkpoint_every = 10**9
-        tcfg.eval_every = 0
         tcfg.max_epochs = None
-        self.data = build_data(cfg).setup()
-        G, D = build_models(cfg)
-        check_compatible(self.data, G, D)
-        loss = build_loss(cfg)
-        opt_g, opt_d = build_optimizers(cfg, G, D)
+        # No LR schedule, as in the bare loop it is compared with.
+        parts = dataclasses.replace(build_parts(cfg), scheduler_factories=(None, None))
+        self.data = parts.data
         config_dict = OmegaConf.to_container(cfg, resolve=True)
-        self.trainer = Trainer(
-            tcfg, G, D, loss, opt_g, opt_d, self.data, run_dir, Tracker(run_dir, None, config_dict), device,
-            int(cfg.seed), config_dict,
-        )
-        # The end-of-fit grid and checkpoint are not training; a window of steps must not pay for them.
-        self.trainer.save_samples = lambda: None
-        self.trainer.save = lambda periodic=True: None
+        run = RunContext(run_dir, Tracker(run_dir, None, config_dict), device, int(cfg.seed), config_dict)
+        # The step, the metrics record and the signal check; grids, checkpoints and evaluation are not
+        # training, so a window of steps does not pay for them.
+        self.trainer = Trainer(tcfg, parts, run, callbacks=[MetricsLog(tcfg.log_every), SignalStop()])
         self.images_per_step = tcfg.batch_size * tcfg.n_critic
         self.precision = tcfg.precision
         self.channels_last = bool(tcfg.channels_last)

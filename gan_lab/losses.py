@@ -8,6 +8,13 @@ never asks which one it runs:
 
 `fake` passed to discriminator_loss is already detached. `logs` maps names to
 scalar tensors (detached) that the trainer writes to metrics.jsonl.
+
+A lazy regulariser (StyleGAN2's R1 every 16 D steps) is a term the loss adds only on the D steps it chooses:
+
+    penalty = loss.discriminator_penalty(D, real, cond, d_step)   # None, or (term, logs)
+
+d_step counts D updates from 0 over the whole run (a pure function of the step, so a resume keeps the
+schedule). The trainer adds the term to that step's discriminator loss.
 """
 
 from __future__ import annotations
@@ -29,6 +36,11 @@ class AdversarialLoss:
 
     def generator_loss(self, D: nn.Module, fake: Tensor, cond: Tensor | None, real: Tensor):
         raise NotImplementedError
+
+    def discriminator_penalty(self, D: nn.Module, real: Tensor, cond: Tensor | None, d_step: int):
+        """A term added to the discriminator loss of D update number d_step only (lazy regularisation),
+        with its logs; None on steps without one. No loss has one unless it overrides this."""
+        return None
 
     def check_discriminator(self, D: nn.Module) -> None:
         """Refuse, at start, a discriminator this objective is not valid for (default: any is)."""
@@ -184,12 +196,21 @@ class WassersteinGPLoss(AdversarialLoss):
 
 class R1BCELoss(AdversarialLoss):
     """Non-saturating logistic loss with the R1 penalty (Mescheder et al. 2018), StyleGAN's objective:
-    D adds r1_gamma / 2 * E[||grad D(real)||^2] on real images only."""
+    D adds r1_gamma / 2 * E[||grad D(real)||^2] on real images only.
 
-    def __init__(self, r1_gamma: float = 10.0):
+    r1_every=k > 1 is StyleGAN2's lazy regularisation (Karras et al. 2020, sec. 3.1): the penalty only on
+    D updates 0, k, 2k, ..., scaled by k so that its average strength is unchanged. It is added to that
+    step's D loss, as mmgeneration does; StyleGAN2 runs it as a separate optimiser step with Adam's
+    lr and betas adjusted by k / (k + 1), which is not done here.
+    """
+
+    def __init__(self, r1_gamma: float = 10.0, r1_every: int = 1):
         if r1_gamma < 0:
             raise UserError(f"loss.r1_gamma must be >= 0, got {r1_gamma}")
+        if isinstance(r1_every, bool) or not isinstance(r1_every, int) or r1_every < 1:
+            raise UserError(f"loss.r1_every must be an integer >= 1 (1: every D step), got {r1_every!r}")
         self.r1_gamma = r1_gamma
+        self.r1_every = r1_every
 
     def discriminator_loss(self, D, real, fake, cond):
         real_logits = D(real, cond).float()
@@ -201,7 +222,7 @@ class R1BCELoss(AdversarialLoss):
             "d_real": torch.sigmoid(real_logits).mean().detach(),
             "d_fake": torch.sigmoid(fake_logits).mean().detach(),
         }
-        if self.r1_gamma:
+        if self.r1_gamma and self.r1_every == 1:
             r1 = input_gradient_norm(D, real, cond).pow(2).mean()
             loss = loss + 0.5 * self.r1_gamma * r1
             logs["r1"] = r1.detach()
@@ -210,3 +231,9 @@ class R1BCELoss(AdversarialLoss):
     def generator_loss(self, D, fake, cond, real):
         loss = F.softplus(-D(fake, cond).float()).mean()  # non-saturating: -log D(G(z))
         return loss, {"g_loss": loss.detach()}
+
+    def discriminator_penalty(self, D, real, cond, d_step):
+        if not self.r1_gamma or self.r1_every == 1 or d_step % self.r1_every:
+            return None
+        r1 = input_gradient_norm(D, real, cond).pow(2).mean()
+        return 0.5 * self.r1_gamma * self.r1_every * r1, {"r1": r1.detach()}

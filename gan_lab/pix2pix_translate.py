@@ -45,7 +45,7 @@ def translate(
     device: str | torch.device = "cpu",
 ) -> list[Path]:
     """Translate an image or every image of a folder; returns the written PNG paths."""
-    from gan_lab.training.trainer import sampling_mode
+    from gan_lab.utils.rng import sampling_mode
 
     if eval_mode not in ("train", "eval"):
         raise UserError(f"eval_mode must be train or eval, got {eval_mode!r}")

@@ -438,7 +438,7 @@ def end_of_training_pictures(trainer, tracker) -> list[Path]:
     """Loss curves (always) and an interpolation GIF (models with a latent z) for a finished run, mirrored
     to W&B. Cheap: one plot and pairs x steps generator images."""
     from gan_lab.plots import plot_metrics
-    from gan_lab.training.trainer import sampling_mode
+    from gan_lab.utils.rng import sampling_mode
 
     written = []
     run_dir = Path(trainer.run_dir)

@@ -58,3 +58,14 @@ needs_mnist = pytest.mark.skipif(data_dir() is None, reason="MNIST not found und
 @pytest.fixture
 def tiny_overrides() -> list[str]:
     return list(TINY)
+
+
+def local_trainer(cfg, run_dir, callbacks=()):
+    """A Trainer built from a composed config on the CPU, one process, no W&B (as training/run.py builds it)."""
+    from gan_lab.config import validate_trainer
+    from gan_lab.tracking import Tracker
+    from gan_lab.training.run import build_parts
+    from gan_lab.training.trainer import RunContext, Trainer
+
+    run = RunContext(Path(run_dir), Tracker(run_dir, None, {}), seed=int(cfg.seed))
+    return Trainer(validate_trainer(cfg.trainer), build_parts(cfg), run, callbacks=callbacks)

@@ -21,8 +21,8 @@ import torch
 
 from gan_lab.cli import validate_training_config
 from gan_lab.errors import UserError
+from gan_lab.jobs.train import train
 from gan_lab.override_check import check_overrides
-from gan_lab.training.run import train
 from tests.conftest import CONF_DIR, REPO, TINY, compose, needs_mnist
 from tests.fakes import snapshot
 

@@ -8,8 +8,8 @@ import pytest
 
 from gan_lab.errors import UserError
 from gan_lab.evaluation.run import evaluate_checkpoint, format_table
+from gan_lab.jobs.train import train
 from gan_lab.training.checkpoint import load_checkpoint
-from gan_lab.training.run import train
 from tests.conftest import REPO, TINY, compose
 from tests.evaluation_helpers import save_tiny_torchscript
 

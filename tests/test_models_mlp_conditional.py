@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from gan_lab.errors import UserError
+from gan_lab.jobs.train import train
 from gan_lab.losses import BCELoss
 from gan_lab.models.conditional import (
     ConditionalDCGANDiscriminator,
@@ -12,7 +13,6 @@ from gan_lab.models.conditional import (
     ConditionalMLPGenerator,
 )
 from gan_lab.models.mlp import MLPDiscriminator, MLPGenerator
-from gan_lab.training.run import train
 from tests.conftest import compose, needs_mnist
 
 LABELS = torch.tensor([0, 1, 2, 3])

@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch import nn
 
+from gan_lab.jobs.train import train
 from gan_lab.training.checkpoint import load_checkpoint
-from gan_lab.training.run import train
 from gan_lab.training.trainer import NonFiniteError
-from tests.conftest import TINY, compose
+from tests.conftest import TINY, compose, local_trainer
 
 SYNTHETIC = ["dataset=synthetic", "dataset.size=64", *TINY, "trainer.max_steps=8"]
 
@@ -81,26 +81,7 @@ def test_skip_policy_stops_after_n_non_finite_steps_in_a_row(tmp_path):
 
 
 def test_grad_clip_bounds_the_update(tmp_path):
-    from gan_lab.build import build_data, build_loss, build_models, build_optimizers
-    from gan_lab.config import validate_trainer
-    from gan_lab.tracking import Tracker
-    from gan_lab.training.trainer import Trainer
-
-    cfg = compose([*SYNTHETIC, "trainer.grad_clip=0.5"])
-    G, D = build_models(cfg)
-    trainer = Trainer(
-        validate_trainer(cfg.trainer),
-        G,
-        D,
-        build_loss(cfg),
-        *build_optimizers(cfg, G, D),
-        build_data(cfg).setup(),
-        tmp_path,
-        Tracker(tmp_path, None, {}),
-        torch.device("cpu"),
-        0,
-        {},
-    )
+    trainer = local_trainer(compose([*SYNTHETIC, "trainer.grad_clip=0.5"]), tmp_path)
     net = nn.Linear(4, 1, bias=False)
     with torch.no_grad():
         net.weight.zero_()

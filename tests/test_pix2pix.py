@@ -234,17 +234,11 @@ def tiny_pix2pix(root, cache) -> list[str]:
 
 
 def test_one_training_step_changes_generator_and_discriminator(tmp_path):
-    from gan_lab.build import build_data, build_loss, build_models, build_optimizers
-    from gan_lab.config import validate_trainer
-    from gan_lab.tracking import Tracker
-    from gan_lab.training.trainer import Trainer
+    from tests.conftest import local_trainer
 
     cfg = compose(tiny_pix2pix(make_facades(tmp_path / "facades"), tmp_path / "cache"))
-    G, D = build_models(cfg)
-    trainer = Trainer(
-        validate_trainer(cfg.trainer), G, D, build_loss(cfg), *build_optimizers(cfg, G, D),
-        build_data(cfg).setup(), tmp_path, Tracker(tmp_path, None, {}), torch.device("cpu"), 0, {},
-    )
+    trainer = local_trainer(cfg, tmp_path)
+    G, D = trainer.G, trainer.D
     g_before = {k: v.clone() for k, v in G.state_dict().items()}
     d_before = {k: v.clone() for k, v in D.state_dict().items()}
     logs = trainer.train_step()
@@ -256,8 +250,8 @@ def test_one_training_step_changes_generator_and_discriminator(tmp_path):
 
 def test_two_step_run_writes_translation_grid_then_evaluates_and_translates(tmp_path):
     from gan_lab.evaluation.paired import main as evaluate_main
+    from gan_lab.jobs.train import train
     from gan_lab.pix2pix_translate import translate
-    from gan_lab.training.run import train
 
     root = make_facades(tmp_path / "facades")
     run_dir = tmp_path / "run"
@@ -278,8 +272,8 @@ def test_two_step_run_writes_translation_grid_then_evaluates_and_translates(tmp_
 
 
 def test_resume_is_exact_although_grids_draw_dropout_noise(tmp_path):
+    from gan_lab.jobs.train import train
     from gan_lab.training.checkpoint import load_checkpoint
-    from gan_lab.training.run import train
 
     root = make_facades(tmp_path / "facades")
     overrides = [*tiny_pix2pix(root, tmp_path / "cache"), "dataset.image_size=64", "scheduler=none"]

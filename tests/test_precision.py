@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from gan_lab.errors import UserError
+from gan_lab.jobs.train import train
 from gan_lab.training import precision
 from gan_lab.training.checkpoint import load_checkpoint
 from gan_lab.training.precision import Precision, resolve_precision
-from gan_lab.training.run import train
 from tests.conftest import TINY, compose
 
 SYNTHETIC = ["dataset=synthetic", "dataset.size=64", *TINY]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_lab.training.run import train
+from gan_lab.jobs.train import train
 from tests.conftest import compose
 
 DCGAN_TINY = ["model.generator.base_width=4", "model.discriminator.base_width=4", "model.generator.latent_dim=8"]

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from gan_lab.jobs.train import train
+from gan_lab.training.callbacks import SignalStop
 from gan_lab.training.checkpoint import (
     atomic_write_bytes,
     capture_rng_state,
@@ -18,9 +20,9 @@ from gan_lab.training.checkpoint import (
     remove_stale_temp_files,
     restore_rng_state,
 )
-from gan_lab.training.run import resolve_resume, train
+from gan_lab.training.run import resolve_resume
 from gan_lab.training.trainer import Trainer
-from tests.conftest import REPO, TINY, compose
+from tests.conftest import REPO, TINY, compose, local_trainer
 from tests.fakes import all_params
 
 SYNTHETIC = ["dataset=synthetic", "dataset.size=64", *TINY]
@@ -92,30 +94,16 @@ def test_resume_from_any_checkpoint_of_a_run_gives_the_same_end(tmp_path):
 def test_pictures_and_metrics_do_not_change_the_training_trajectory(tmp_path):
     """Grids and evaluations draw random numbers; they must not shift the RNG streams training uses,
     or a resume (or a different sample_every) would change the run."""
-    from gan_lab.build import build_data, build_loss, build_models, build_optimizers
     from gan_lab.config import validate_trainer
-    from gan_lab.tracking import Tracker
+    from gan_lab.training.run import build_callbacks
 
     def run(sample_every, evaluator):
         torch.manual_seed(0)
         cfg = compose([*SYNTHETIC, f"trainer.sample_every={sample_every}", "trainer.eval_every=1"])
-        G, D = build_models(cfg)
-        trainer = Trainer(
-            validate_trainer(cfg.trainer),
-            G,
-            D,
-            build_loss(cfg),
-            *build_optimizers(cfg, G, D),
-            build_data(cfg).setup(),
-            tmp_path / str(sample_every),
-            Tracker(tmp_path, None, {}),
-            torch.device("cpu"),
-            0,
-            {},
-            evaluator=evaluator,
-        )
+        callbacks = build_callbacks(validate_trainer(cfg.trainer), evaluator)
+        trainer = local_trainer(cfg, tmp_path / str(sample_every), callbacks)
         trainer.fit()
-        return G.state_dict()
+        return trainer.G.state_dict()
 
     def noisy_metric(trainer):
         return {"noise": float(torch.randn(3).sum() + np.random.rand() + random.random())}
@@ -189,30 +177,12 @@ def test_resume_auto_falls_back_to_the_newest_periodic_checkpoint(tmp_path):
     assert resolve_resume("auto", tmp_path) == ckpts / "last.ckpt"
 
 
-def test_a_second_signal_stops_at_once(tmp_path):
-    from gan_lab.build import build_data, build_loss, build_models, build_optimizers
-    from gan_lab.config import validate_trainer
-    from gan_lab.tracking import Tracker
-
-    cfg = compose(SYNTHETIC)
-    G, D = build_models(cfg)
-    trainer = Trainer(
-        validate_trainer(cfg.trainer),
-        G,
-        D,
-        build_loss(cfg),
-        *build_optimizers(cfg, G, D),
-        build_data(cfg).setup(),
-        tmp_path,
-        Tracker(tmp_path, None, {}),
-        torch.device("cpu"),
-        0,
-        {},
-    )
-    trainer._on_signal(signal.SIGINT, None)
-    assert trainer._stop_signal == signal.SIGINT
+def test_a_second_signal_stops_at_once():
+    stop = SignalStop()
+    stop.on_signal(signal.SIGINT, None)
+    assert stop.signum == signal.SIGINT
     with pytest.raises(KeyboardInterrupt):
-        trainer._on_signal(signal.SIGINT, None)
+        stop.on_signal(signal.SIGINT, None)
 
 
 def test_sigterm_to_the_cli_saves_a_checkpoint_and_says_how_to_resume(tmp_path):

@@ -284,7 +284,7 @@ def test_end_of_training_writes_and_logs_the_loss_plot_and_an_interpolation_gif(
 
 # -- the command line, against a real (tiny) training run ---------------------------------------------------------
 def test_sample_py_writes_every_promised_file_for_a_tiny_training_run(tmp_path):
-    from gan_lab.training.run import train
+    from gan_lab.jobs.train import train
 
     run = tmp_path / "run"
     cfg = compose(["dataset=synthetic", "dataset.size=64", *TINY, "trainer.max_steps=2", "trainer.sample_every=1"])

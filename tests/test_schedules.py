@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from gan_lab.jobs.train import train
 from gan_lab.training.checkpoint import load_checkpoint
-from gan_lab.training.run import train
 from gan_lab.training.schedules import linear_decay, make_scheduler
 from tests.conftest import TINY, compose
 

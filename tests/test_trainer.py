@@ -4,9 +4,9 @@ import json
 
 import torch
 
+from gan_lab.jobs.train import train
 from gan_lab.training.checkpoint import load_checkpoint
-from gan_lab.training.run import train
-from tests.conftest import TINY, compose
+from tests.conftest import TINY, compose, local_trainer
 
 SYNTHETIC = ["dataset=synthetic", "dataset.size=64", *TINY]
 
@@ -16,18 +16,8 @@ def params(state_dict):
 
 
 def test_one_step_changes_generator_and_discriminator(tmp_path):
-    from gan_lab.build import build_data, build_loss, build_models, build_optimizers
-    from gan_lab.config import validate_trainer
-    from gan_lab.tracking import Tracker
-    from gan_lab.training.trainer import Trainer
-
-    cfg = compose(SYNTHETIC)
-    G, D = build_models(cfg)
-    opt_g, opt_d = build_optimizers(cfg, G, D)
-    trainer = Trainer(
-        validate_trainer(cfg.trainer), G, D, build_loss(cfg), opt_g, opt_d, build_data(cfg).setup(),
-        tmp_path, Tracker(tmp_path, None, {}), torch.device("cpu"), 0, {},
-    )
+    trainer = local_trainer(compose(SYNTHETIC), tmp_path)
+    G, D = trainer.G, trainer.D
     g_before, d_before = params(G.state_dict()), params(D.state_dict())
     logs = trainer.train_step()
     assert trainer.step == 1
@@ -39,17 +29,7 @@ def test_one_step_changes_generator_and_discriminator(tmp_path):
 
 
 def test_data_order_is_a_seeded_permutation_per_epoch(tmp_path):
-    cfg = compose(SYNTHETIC)
-    from gan_lab.build import build_data, build_loss, build_models, build_optimizers
-    from gan_lab.config import validate_trainer
-    from gan_lab.tracking import Tracker
-    from gan_lab.training.trainer import Trainer
-
-    G, D = build_models(cfg)
-    trainer = Trainer(
-        validate_trainer(cfg.trainer), G, D, build_loss(cfg), *build_optimizers(cfg, G, D),
-        build_data(cfg).setup(), tmp_path, Tracker(tmp_path, None, {}), torch.device("cpu"), 0, {},
-    )
+    trainer = local_trainer(compose(SYNTHETIC), tmp_path)
     per_epoch = trainer.batches_per_epoch
     assert per_epoch == 64 // 16
     epoch0 = torch.cat([trainer.batch_indices(i) for i in range(per_epoch)])

@@ -69,7 +69,7 @@ class TrainingEvaluator:
         return f"{b['name']} {b['version']}{threads}"
 
     def __call__(self, trainer) -> dict[str, float]:
-        from gan_lab.training.trainer import sampling_mode
+        from gan_lab.utils.rng import sampling_mode
 
         start = time.perf_counter()
         self._setup()

@@ -67,7 +67,7 @@ def ssim(output: Tensor, target: Tensor) -> Tensor:
 @torch.no_grad()
 def translate_batches(generator, sources: Tensor, eval_mode: str, batch_size: int, seed: int, device) -> Tensor:
     """G(source) for uint8 sources, as uint8, with the mode and dropout noise stated by the caller."""
-    from gan_lab.training.trainer import sampling_mode
+    from gan_lab.utils.rng import sampling_mode
 
     out = []
     with seeded_model_rng(seed), sampling_mode(generator, eval_mode):  # dropout draws in train mode

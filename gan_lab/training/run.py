@@ -1,5 +1,7 @@
 """A training run from a composed config: check inputs, build, (resume), fit, finish.
 
+The job layer (gan_lab/jobs/train.py) adds what is not training (W&B sweep settings, Hydra's files,
+end-of-run pictures) through JobSettings, so this module imports nothing above training/.
 Everything that can reject the run (config values, run dir, checkpoint, data,
 model/data fit) is checked before anything is written to the run dir, so a
 refused run leaves an existing run dir byte-identical.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,13 +22,22 @@ from gan_lab.config import validate_optimizer, validate_seed, validate_trainer
 from gan_lab.errors import UserError
 from gan_lab.evaluation.in_training import build_evaluator
 from gan_lab.safe_config import check_stored_config, targets_in
-from gan_lab.sweeps import current_job, wandb_settings
 from gan_lab.tracking import Tracker, truncate_metrics
 from gan_lab.training import distributed
+from gan_lab.training.callbacks import (
+    Callback,
+    Checkpointing,
+    InTrainingEvaluation,
+    MetricsLog,
+    ProgressBar,
+    SampleGrids,
+    SignalStop,
+    StopRequested,
+)
 from gan_lab.training.checkpoint import load_checkpoint, seed_everything
 from gan_lab.training.precision import resolve_device, resolve_precision
 from gan_lab.training.schedules import build_scheduler_factories
-from gan_lab.training.trainer import StopRequested, Trainer
+from gan_lab.training.trainer import RunContext, Trainer, TrainingParts
 
 # Config keys that may change between a run and its resume without changing the trajectory.
 RESUME_FREE_KEYS = (
@@ -141,18 +153,6 @@ def warn_if_schedule_length_changed(state: dict, trainer: Trainer, cfg: DictConf
     )
 
 
-def write_final_pictures(trainer: Trainer, tracker: Tracker) -> None:
-    """Loss curves and an interpolation GIF in the run dir (and W&B). A failure here is reported, not
-    raised: the weights are already saved and must not be lost to a plotting problem."""
-    from gan_lab.sampling import end_of_training_pictures
-
-    try:
-        for path in end_of_training_pictures(trainer, tracker):
-            print(f"wrote {path}", file=sys.stderr)
-    except Exception as err:
-        print(f"warning: could not draw the end-of-run pictures: {type(err).__name__}: {err}", file=sys.stderr)
-
-
 def shared_run_dir(run_dir: Path, ctx: distributed.DistContext) -> Path:
     """Under DDP every rank writes into rank 0's run dir (Hydra may have stamped another second)."""
     main_dir = Path(distributed.broadcast_object(str(run_dir), ctx))
@@ -161,7 +161,44 @@ def shared_run_dir(run_dir: Path, ctx: distributed.DistContext) -> Path:
     return main_dir
 
 
-def train(cfg: DictConfig, run_dir: str | Path) -> dict:
+@dataclass
+class JobSettings:
+    """What the job layer adds to a training run."""
+
+    logger: dict | None = None  # the tracker's W&B settings (used on rank 0)
+    overrides: dict = field(default_factory=dict)  # the command-line overrides, tracked with the config
+    callbacks: tuple[Callback, ...] = ()  # called after the built-in ones, e.g. end-of-run pictures
+
+
+def build_parts(cfg: DictConfig) -> TrainingParts:
+    """Data, networks (checked against the data), objective, optimisers and LR schedules from the config."""
+    data = build_data(cfg).setup()
+    generator, discriminator = build_models(cfg)
+    check_compatible(data, generator, discriminator)
+    loss = build_loss(cfg)
+    loss.check_discriminator(discriminator)
+    opt_g, opt_d = build_optimizers(cfg, generator, discriminator)
+    return TrainingParts(generator, discriminator, loss, opt_g, opt_d, data, build_scheduler_factories(cfg))
+
+
+def build_callbacks(trainer_cfg: DictConfig, evaluator=None) -> list[Callback]:
+    """The trainer's callbacks from the trainer config, in the order they run after each step: evaluation
+    first (its metrics join the step's record), the record, then grids, checkpoints, the signal check."""
+    callbacks: list[Callback] = []
+    if evaluator is not None and trainer_cfg.eval_every:
+        callbacks.append(InTrainingEvaluation(evaluator, trainer_cfg.eval_every))
+    callbacks.append(MetricsLog(trainer_cfg.log_every))
+    if trainer_cfg.progress_bar:
+        callbacks.append(ProgressBar())
+    callbacks += [
+        SampleGrids(trainer_cfg.sample_every, trainer_cfg.num_samples, trainer_cfg.sample_mode),
+        Checkpointing(trainer_cfg.checkpoint_every, trainer_cfg.keep_last),
+        SignalStop(),
+    ]
+    return callbacks
+
+
+def train(cfg: DictConfig, run_dir: str | Path, job: JobSettings | None = None) -> dict:
     trainer_cfg = validate_trainer(cfg.trainer)
     validate_optimizer(cfg.optimizer)
     validate_seed(cfg.seed)
@@ -169,14 +206,12 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
         torch.set_num_threads(trainer_cfg.num_threads)
     ctx, device = distributed.init_distributed(trainer_cfg.strategy, resolve_device(trainer_cfg.device))
     try:
-        return _train(cfg, trainer_cfg, shared_run_dir(Path(run_dir), ctx), ctx, device)
+        return _train(cfg, trainer_cfg, shared_run_dir(Path(run_dir), ctx), ctx, device, job or JobSettings())
     finally:
         distributed.shutdown()
 
 
-def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device: torch.device) -> dict:
-    from gan_lab.cli import save_hydra_files
-
+def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device, job: JobSettings) -> dict:
     seed = int(cfg.seed)
     overwrite = bool(cfg.get("overwrite", False))
     resume_path = resolve_resume(trainer_cfg.resume, run_dir)
@@ -198,26 +233,16 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
         check_resume_config(state.get("config") or {}, config_dict, resume_path, warn=ctx.is_main)
     seed_everything(seed + ctx.rank)  # per-rank streams (dropout, augmentation); z is global
 
-    data = build_data(cfg).setup()
-    generator, discriminator = build_models(cfg)
-    check_compatible(data, generator, discriminator)
-    loss = build_loss(cfg)
-    loss.check_discriminator(discriminator)
-    opt_g, opt_d = build_optimizers(cfg, generator, discriminator)
-
+    parts = build_parts(cfg)
     wandb_id = state.get("wandb_run_id") if state else None
-    # Sweep jobs share a W&B group named after the sweep and carry their overrides as config.
-    job = current_job(cfg)
-    logger_cfg = None
-    if ctx.is_main and cfg.get("logger"):
-        logger_cfg = wandb_settings(OmegaConf.to_container(cfg.logger, resolve=True), job, str(cfg.get("name", "run")))
     tracked_config = {**config_dict, "overrides": job.overrides}
+    logger_cfg = job.logger if ctx.is_main else None
     tracker = Tracker(run_dir, logger_cfg, tracked_config, run_id=wandb_id, enabled=ctx.is_main)
     try:
+        evaluator = build_evaluator(cfg, parts.data, trainer_cfg.eval_every)  # called on rank 0 only
         trainer = Trainer(
-            trainer_cfg, generator, discriminator, loss, opt_g, opt_d, data, run_dir, tracker, device,
-            seed, config_dict, dist_ctx=ctx, scheduler_factories=build_scheduler_factories(cfg),
-            evaluator=build_evaluator(cfg, data, trainer_cfg.eval_every),  # called on rank 0 only
+            trainer_cfg, parts, RunContext(run_dir, tracker, device, seed, config_dict, ctx),
+            callbacks=[*build_callbacks(trainer_cfg, evaluator), *job.callbacks],
         )
         if state is not None:
             trainer.load_state_dict(state)
@@ -227,25 +252,22 @@ def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device:
                 clear_earlier_run(run_dir)
             (run_dir / "result.json").unlink(missing_ok=True)  # an earlier attempt's; this one is not finished
             truncate_metrics(tracker.metrics_path, trainer.step)  # records after the checkpoint are logged again
-            save_hydra_files(cfg, run_dir)
             if state is not None:
                 print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
                 warn_if_schedule_length_changed(state, trainer, cfg)
             world = f" x {ctx.world_size} processes" if ctx.enabled else ""
             print(
-                f"run dir {run_dir} | data {data.describe()}, {len(data)} images | device {device} | "
+                f"run dir {run_dir} | data {parts.data.describe()}, {len(parts.data)} images | device {device} | "
                 f"precision {trainer_cfg.precision} | {trainer.max_steps} steps ({trainer.step_limit}) of batch "
                 f"{trainer_cfg.batch_size}{world}",
                 file=sys.stderr,
             )
         try:
             record = trainer.fit()
-        except StopRequested as stop:
+        except StopRequested as stop:  # a pre-empted job has seconds left: on_fit_end (pictures) is skipped
             if ctx.is_main:
                 print(str(stop), file=sys.stderr)
             record = {"stopped_at": trainer.step, "stopped_by_signal": stop.signum}
-        if ctx.is_main and "stopped_at" not in record:  # a pre-empted job has seconds left: exit promptly
-            write_final_pictures(trainer, tracker)
     finally:
         tracker.finish()
     return record
