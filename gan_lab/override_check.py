@@ -112,7 +112,16 @@ def _closest_key(key: str, compose_without: Callable[[str], DictConfig | None]) 
 def explain(err: Exception, compose_without: Callable[[str], DictConfig | None]) -> str:
     """One line for a Hydra composition failure."""
     from hydra.errors import MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigTypeError, ValidationError
 
+    from gan_lab.config.validate import schema_error
+
+    cause = err.__cause__
+    if isinstance(cause, ValidationError):  # a wrong type or choice, found by a schema in gan_lab.config
+        return schema_error(cause)
+    if isinstance(cause, ConfigTypeError) and "does not support deletion" in str(cause):
+        key = cause.full_key
+        return f"cannot delete {key}: its schema (gan_lab/config/schemas.py) needs it; set {key}=... instead"
     text = str(err).strip()
     first = text.splitlines()[0] if text else type(err).__name__
     if isinstance(err, MissingConfigException) and err.options is not None and err.missing_cfg_file:
