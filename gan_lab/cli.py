@@ -68,7 +68,7 @@ def save_hydra_files(cfg: DictConfig, run_dir: str | Path) -> None:
     """Write <run>/.hydra/{config,hydra,overrides}.yaml, as Hydra would, but only once the run's
     inputs passed their checks: conf/hydra/default.yaml sets output_subdir=null so that a refused
     run leaves an existing run dir byte-identical. No-op outside a Hydra job (tests, notebooks)."""
-    from gan_lab.training.checkpoint import atomic_write_bytes
+    from gan_lab.utils.io import atomic_write_bytes
 
     if not HydraConfig.initialized():
         return

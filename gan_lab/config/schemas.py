@@ -250,7 +250,7 @@ class EvaluatePairedConfig:
     batch_size: int = ranged(1, POSITIVE_INT)  # 1 = per-image statistics, as in the paper
     limit: int | None = ranged(None, POSITIVE_INT)  # the first N pairs of each split; null = all
     seed: int = ranged(0, NON_NEGATIVE)  # dropout draws in train mode
-    data_dir: str | None = None  # the data moved since training: same folder name under this parent
+    data_dir: str | None = None  # the run's data dir (paths.data_dir) moved since training: where it is now
     out: str | None = None  # null = <run dir>/eval/paired_<ckpt stem>_<splits>_<eval_mode>.json
     ema: bool = True
     device: str = "cpu"

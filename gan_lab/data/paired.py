@@ -29,7 +29,7 @@ from torch import Tensor
 
 from gan_lab.data.base import Batch, ImageData, to_unit_range
 from gan_lab.errors import UserError
-from gan_lab.training.checkpoint import atomic_write_bytes
+from gan_lab.utils.io import atomic_write_bytes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SPLITS = ("train", "val", "test")

@@ -26,7 +26,9 @@ from torch import Tensor
 from gan_lab.data.base import to_uint8, to_unit_range
 from gan_lab.errors import UserError, exit_on_user_error
 from gan_lab.loading import load_generator, run_dir_of
-from gan_lab.training.checkpoint import atomic_write_bytes
+from gan_lab.utils.io import atomic_write_bytes
+from gan_lab.utils.paths import relocate
+from gan_lab.utils.rng import sampling_mode
 
 SSIM_WINDOW, SSIM_SIGMA = 11, 1.5
 
@@ -66,8 +68,6 @@ def ssim(output: Tensor, target: Tensor) -> Tensor:
 @torch.no_grad()
 def translate_batches(generator, sources: Tensor, eval_mode: str, batch_size: int, seed: int, device) -> Tensor:
     """G(source) for uint8 sources, as uint8, with the mode and dropout noise stated by the caller."""
-    from gan_lab.training.trainer import sampling_mode
-
     torch.manual_seed(seed)  # dropout draws in train mode
     out = []
     with sampling_mode(generator, eval_mode):
@@ -93,8 +93,8 @@ def load_paired_data(cfg, data_dir: str | None, limit: int | None):
     from gan_lab.build import build_data
 
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    if data_dir:  # the data moved since training: same folder name under a new parent
-        cfg.dataset.root = str(Path(data_dir) / Path(cfg.dataset.root).name)
+    if data_dir:  # the data dir moved since training
+        cfg.dataset.root = relocate(cfg.dataset.root, OmegaConf.select(cfg, "paths.data_dir"), data_dir)
     cfg.dataset.limit = limit
     data = build_data(cfg)
     if not hasattr(data, "eval_pairs"):
