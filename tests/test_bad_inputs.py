@@ -1,7 +1,7 @@
 """Bad input: one clear line (exit code 2 on the command line), and an existing run dir left byte-identical.
 
 Each case runs against a copy of a finished tiny run (checkpoints, samples, metrics.jsonl, .hydra/), through
-the same two gates as train.py: the command-line pre-check (gan_lab.override_check) and run.train. Most
+the same two gates as train.py: the command-line pre-check (gan_lab.jobs.command_line) and run.train. Most
 cases run in-process; a few go through the real CLI for the exit code and the one-line output.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_lab.cli import validate_training_config
 from gan_lab.errors import UserError
-from gan_lab.override_check import check_overrides
+from gan_lab.jobs.command_line import check_overrides
+from gan_lab.jobs.train import validate_training_config
 from gan_lab.training.run import train
 from tests.conftest import CONF_DIR, REPO, TINY, compose
 from tests.fakes import snapshot

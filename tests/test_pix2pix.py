@@ -198,7 +198,7 @@ def test_one_training_step_changes_generator_and_discriminator(tmp_path):
 
 def test_two_step_run_writes_translation_grid_then_evaluates_and_translates(tmp_path):
     from gan_lab.evaluation.paired import main as evaluate_main
-    from gan_lab.pix2pix_translate import translate
+    from gan_lab.sampling.translate import translate
     from gan_lab.training.run import train
 
     root = make_facades(tmp_path / "facades")

@@ -118,7 +118,9 @@ def trainer_cross_checks(cfg) -> str | None:
     return None
 
 
-# -- sample.py: conf/sample.yaml and one conf/mode/<mode>.yaml per sampling mode -------------------------------
+# -- sample.py: conf/sample.yaml, and conf/mode/<mode>.yaml naming the function of each mode ---------------------
+# The options of every mode sit side by side at the top level, so `--multirun mode=grid,interpolate n=9 pairs=2`
+# works as before: a mode reads its own options and leaves the others.
 @dataclass
 class SampleConfig:
     ckpt: str | None = None  # checkpoint written by train.py (modes grid, per_class, interpolate, translate)
@@ -129,59 +131,30 @@ class SampleConfig:
     ema: bool = True  # use EMA weights when the checkpoint has them
     device: str = "auto"
     debug: bool = False  # true: show full tracebacks instead of one-line errors
-    # set by the mode file: the function that draws (module:function) and what it draws from
+    # set by conf/mode/<mode>.yaml: the function that draws (module.function) and what it draws from
     draw: str = "???"
     needs: Needs = Needs.checkpoint
-
-
-@dataclass
-class GridSample(SampleConfig):
+    # grid
     n: int = ranged(64, POSITIVE_INT)  # number of images
     nrow: int | None = ranged(None, POSITIVE_INT)  # images per row; null = square-ish (a row per class)
-
-
-@dataclass
-class PerClassSample(SampleConfig):
-    columns: int = ranged(8, POSITIVE_INT)  # a row per class, the same z down each column
-
-
-@dataclass
-class InterpolateSample(SampleConfig):
-    pairs: int = ranged(4, POSITIVE_INT)  # a strip per pair (<out>_pair<i>.png), all strips (<out>), a GIF (<out>.gif)
+    # per_class: a row per class, the same z down each column
+    columns: int = ranged(8, POSITIVE_INT)
+    # interpolate: a strip per pair (<out>_pair<i>.png), all strips (<out>), an animated GIF (<out>.gif)
+    pairs: int = ranged(4, POSITIVE_INT)
     steps: int = ranged(10, AT_LEAST_2)  # images per strip, both end points included; also the GIF's frames
     method: Interpolation = Interpolation.slerp
     over: InterpolateOver = InterpolateOver.z  # z: walk the latent, label fixed | label: walk the label embedding
     label: int | None = ranged(None, NON_NEGATIVE)  # over=z, conditional: the class held fixed; null = i % K
     labels: list[int] | None = None  # over=label: [from, to], e.g. [3,8]; null = class i % K -> (i + 1) % K
-    frame_ms: int = ranged(150, POSITIVE_INT)  # GIF frame duration
-
-
-@dataclass
-class TranslateSample(SampleConfig):
+    frame_ms: int = ranged(150, POSITIVE_INT)  # GIF frame duration (interpolate, progress)
+    # progress: rows = saved grids (<run>/samples/step_*.png) in step order
+    k: int = ranged(8, NON_NEGATIVE)  # images per row (the first k of each grid); 0 = the whole grids stacked
+    # curves
+    smoothing: float = ranged(0.9, FRACTION)  # exponential moving average weight of the smoothed line
+    # translate (image-to-image models)
     input: str | None = None  # an image file or folder of source images
     # train: dropout and per-image batch statistics at test time (pix2pix paper) | eval
     eval_mode: NetworkMode = NetworkMode.train
-
-
-@dataclass
-class ProgressSample(SampleConfig):
-    k: int = ranged(8, NON_NEGATIVE)  # images per row (the first k of each saved grid); 0 = whole grids stacked
-    frame_ms: int = ranged(150, POSITIVE_INT)
-
-
-@dataclass
-class CurvesSample(SampleConfig):
-    smoothing: float = ranged(0.9, FRACTION)  # exponential moving average weight of the smoothed line
-
-
-SAMPLE_MODES = {
-    "grid": GridSample,
-    "per_class": PerClassSample,
-    "interpolate": InterpolateSample,
-    "translate": TranslateSample,
-    "progress": ProgressSample,
-    "curves": CurvesSample,
-}
 
 
 # -- evaluate.py: conf/evaluate.yaml ---------------------------------------------------------------------------
@@ -266,5 +239,4 @@ def register_configs() -> None:
     store.store(group="schema", name="trainer", node=TrainerConfig)
     store.store(group="schema", name="evaluate", node=EvaluateConfig)
     store.store(group="schema", name="evaluate_paired", node=EvaluatePairedConfig)
-    for mode, schema in SAMPLE_MODES.items():
-        store.store(group="schema/sample", name=mode, node=schema)
+    store.store(group="schema", name="sample", node=SampleConfig)

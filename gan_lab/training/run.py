@@ -146,7 +146,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict:
 
 
 def _train(cfg: DictConfig, trainer_cfg: DictConfig, run_dir: Path, ctx, device: torch.device) -> dict:
-    from gan_lab.cli import save_hydra_files
+    from gan_lab.jobs.hydra_job import save_hydra_files
 
     seed = int(cfg.seed)
     overwrite = bool(cfg.get("overwrite", False))

@@ -1,6 +1,6 @@
 """Translate a user's own source images (e.g. facade label maps) with a trained pix2pix generator.
 
-    from gan_lab.pix2pix_translate import translate
+    from gan_lab.sampling.translate import translate
     translate("run/checkpoints/last.ckpt", "my_label_maps/", "translated/", eval_mode="train")
 
 Each input image is read as RGB, resized to the model's image size (PIL bicubic,
@@ -16,9 +16,11 @@ import torch
 from torchvision.utils import save_image
 
 from gan_lab.data.base import to_unit_range
-from gan_lab.data.paired import IMAGE_SUFFIXES, list_images, read_rgb, resize_to_tensor
+from gan_lab.data.paired import read_rgb, resize_to_tensor
 from gan_lab.errors import UserError
 from gan_lab.loading import load_generator
+from gan_lab.utils.images import IMAGE_EXTENSIONS, list_images
+from gan_lab.utils.rng import sampling_mode
 
 
 def input_files(input_path: str | Path) -> list[Path]:
@@ -29,7 +31,7 @@ def input_files(input_path: str | Path) -> list[Path]:
         files = list_images(path)
         if files:
             return files
-        raise UserError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); pass an image or a folder")
+        raise UserError(f"{path} holds no images ({', '.join(IMAGE_EXTENSIONS)}); pass an image or a folder")
     raise UserError(f"input {path} does not exist; pass an image file or a folder of images")
 
 
@@ -44,8 +46,6 @@ def translate(
     device: str | torch.device = "cpu",
 ) -> list[Path]:
     """Translate an image or every image of a folder; returns the written PNG paths."""
-    from gan_lab.training.trainer import sampling_mode
-
     if eval_mode not in ("train", "eval"):
         raise UserError(f"eval_mode must be train or eval, got {eval_mode!r}")
     generator, _, _ = load_generator(ckpt, use_ema=use_ema, device=device)

@@ -1,4 +1,4 @@
-"""Glue between Hydra entry points and the library: run dir, errors, signals, multirun failures."""
+"""Glue between a Hydra entry point and its job: run dir, errors, signals, multirun failures, .hydra/ files."""
 
 from __future__ import annotations
 
@@ -81,12 +81,3 @@ def save_hydra_files(cfg: DictConfig, run_dir: str | Path) -> None:
     }
     for name, text in files.items():
         atomic_write_bytes(out / name, text.encode())
-
-
-def validate_training_config(cfg: DictConfig) -> None:
-    """The checks of train.py that need no data or torch: run before Hydra starts the job."""
-    from gan_lab.config import validate_optimizer, validate_seed, validate_trainer
-
-    validate_trainer(cfg.trainer)
-    validate_optimizer(cfg.optimizer)
-    validate_seed(cfg.seed)
