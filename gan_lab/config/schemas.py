@@ -213,11 +213,11 @@ class EvaluateConfig:
     parzen: ParzenConfig = field(default_factory=ParzenConfig)
 
 
-# -- python -m gan_lab.evaluation.paired: conf/evaluate_paired.yaml --------------------------------------------
+# -- evaluate_paired.py: conf/evaluate_paired.yaml ------------------------------------------------------------
 @dataclass
 class EvaluatePairedConfig:
     ckpt: str = "???"  # a pix2pix checkpoint
-    splits: list[str] = field(default_factory=lambda: ["train", "val"])
+    split: Any = field(default_factory=lambda: ["train", "val"])  # a split (split=val) or a list (split=[train,val])
     # train: dropout on and BatchNorm on batch statistics (the paper's test-time setting) | eval
     eval_mode: NetworkMode = NetworkMode.train
     batch_size: int = ranged(1, POSITIVE_INT)  # 1 = per-image statistics, as in the paper
