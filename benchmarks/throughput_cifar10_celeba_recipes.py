@@ -1,11 +1,11 @@
-"""Training throughput and a sample grid for the model-zoo-B recipes (docs/models_b.md).
+"""Training throughput and a sample grid for the model-zoo-B recipes (docs/models_cifar10_celeba.md).
 
 Each recipe trains from scratch at its default batch size and precision for a short run; img_per_s is
 read from the run's metrics.jsonl (real images consumed per second, i.e. batch_size x n_critic per
 generator step), the first logging window (warm-up) is dropped and the median of the rest reported.
 
-    GAN_LAB_DATA=../shared/datasets GAN_LAB_CACHE=/work/cache python benchmarks/models_b_throughput.py \
-        --out outputs/bench_models_b [--recipes wgan_gp_cifar10 ...] [--scale 1.0]
+    GAN_LAB_DATA=../shared/datasets GAN_LAB_CACHE=/work/cache python benchmarks/throughput_cifar10_celeba_recipes.py \
+        --out outputs/bench_cifar10_celeba_recipes [--recipes wgan_gp_cifar10 ...] [--scale 1.0]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def run_recipe(name: str, steps: int, out: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="outputs/bench_models_b")
+    parser.add_argument("--out", default="outputs/bench_cifar10_celeba_recipes")
     parser.add_argument("--recipes", nargs="*", default=list(STEPS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of steps")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")

@@ -1,8 +1,8 @@
 """Kill a real training run with SIGKILL at random moments, resume it each time, and compare the
 final parameters bitwise with an uninterrupted run of the same config.
 
-    python benchmarks/kill_resume.py                      # dcgan_mnist, 5 kills (a few minutes on 1 CPU thread)
-    python benchmarks/kill_resume.py --kills 3 --max-steps 40 -- dataset=synthetic model.generator.base_width=8
+    python -m tests.kill_resume                      # dcgan_mnist, 5 kills (a few minutes on 1 CPU thread)
+    python -m tests.kill_resume --kills 3 --max-steps 40 -- dataset=synthetic model.generator.base_width=8
 
 Prints PASS or FAIL (exit code 0 / 1) and writes a JSON summary next to the runs. Each kill lands at a
 uniformly random moment in a window of ~2.5 checkpoint intervals after the process reports that training
