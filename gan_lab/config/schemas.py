@@ -31,39 +31,18 @@ class Choice(str, Enum):
         return format(str(self.value), spec)
 
 
-class Nonfinite(Choice):
-    stop = "stop"
-    skip = "skip"
+def choice(name: str, *values: str) -> type[Choice]:
+    """An Enum of the given strings, each member named and valued as written."""
+    return Choice(name, [(value, value) for value in values], module=__name__)
 
 
-class NonfiniteCheck(Choice):
-    grads = "grads"
-    loss = "loss"
-
-
-class NetworkMode(Choice):  # BatchNorm / dropout mode of a generator while drawing
-    eval = "eval"
-    train = "train"
-
-
-class Strategy(Choice):
-    single = "single"
-    ddp = "ddp"
-
-
-class Interpolation(Choice):
-    slerp = "slerp"
-    lerp = "lerp"
-
-
-class InterpolateOver(Choice):
-    z = "z"
-    label = "label"
-
-
-class Needs(Choice):  # what a sample mode draws from
-    checkpoint = "checkpoint"
-    run = "run"
+Nonfinite = choice("Nonfinite", "stop", "skip")
+NonfiniteCheck = choice("NonfiniteCheck", "grads", "loss")
+NetworkMode = choice("NetworkMode", "eval", "train")  # BatchNorm / dropout mode of a generator while drawing
+Strategy = choice("Strategy", "single", "ddp")
+Interpolation = choice("Interpolation", "slerp", "lerp")
+InterpolateOver = choice("InterpolateOver", "z", "label")
+Needs = choice("Needs", "checkpoint", "run")  # what a sample mode draws from
 
 
 # -- ranges: field metadata, checked by gan_lab.config.validate.check_ranges ---------------------------------
