@@ -1,5 +1,5 @@
 """Pictures from a checkpoint or a run: python sample.py ckpt=<path> [mode=grid|per_class|interpolate|translate]
-or python sample.py run=<run dir> mode=progress|curves. Options in conf/sample.yaml; docs/sampling.md."""
+or python sample.py run=<run dir> mode=progress|curves. Options in gan_lab/config/schemas.py; docs/sampling.md."""
 
 from pathlib import Path
 
@@ -7,7 +7,8 @@ import hydra
 from omegaconf import DictConfig
 
 from gan_lab.errors import exit_on_user_error
-from gan_lab.override_check import check_command_line
+from gan_lab.jobs.command_line import check_command_line
+from gan_lab.jobs.sample import sample_job
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
@@ -15,10 +16,7 @@ CONF_DIR = Path(__file__).resolve().parent / "conf"
 @hydra.main(version_base="1.3", config_path="conf", config_name="sample")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    from gan_lab.sampling import run_sample
-
-    for path in run_sample(cfg):
-        print(path)
+    sample_job(cfg)
 
 
 if __name__ == "__main__":

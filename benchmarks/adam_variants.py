@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from benchmarks.results_file import dated_result  # noqa: E402
 from benchmarks.throughput import GanLabLoop, compose, timed  # noqa: E402
 
 VARIANTS = {
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[100, 8], help="steps per window, per recipe")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "adam_variants.json"))
+    parser.add_argument("--json", default=str(dated_result("adam_variants")))
     args = parser.parse_args()
     os.environ.setdefault("WANDB_MODE", "disabled")
     torch.set_num_threads(args.threads)

@@ -17,5 +17,6 @@ $PY evaluate.py ckpt=$CKPT metrics=[classifier,parzen] num_samples=10000 num_thr
 # Inception FID / KID / precision-recall with the TorchScript FID network (offline).
 $PY evaluate.py ckpt=$CKPT metrics=[fid,kid,prc] num_samples="$N_INCEPTION" reference_size="$N_INCEPTION" \
     num_threads=2 fidelity.feature_extractor_weights_path="$WEIGHTS" name=inception-test-n"$N_INCEPTION"
-mkdir -p benchmarks/results/evaluation
-cp $RUN/eval/*.json benchmarks/results/evaluation/
+OUT=benchmarks/results/$(date -u +%F)_evaluate_dcgan_mnist  # one dated folder per run
+mkdir -p $OUT
+cp $RUN/eval/*.json $OUT/

@@ -43,6 +43,8 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from benchmarks.results_file import dated_result  # noqa: E402
+
 CONF_DIR = REPO / "conf"
 
 
@@ -421,7 +423,7 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocess on CPU")
     parser.add_argument("--memory-steps", type=int, default=10)
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides for every recipe")
-    parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "throughput.json"))
+    parser.add_argument("--json", default=str(dated_result("throughput")))
     args = parser.parse_args()
 
     os.environ.setdefault("WANDB_MODE", "disabled")

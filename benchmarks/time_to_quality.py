@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from benchmarks.results_file import dated_result  # noqa: E402
 from benchmarks.throughput import GanLabLoop, compose  # noqa: E402
 from gan_lab.utils.rng import sampling_mode  # noqa: E402
 
@@ -103,7 +104,7 @@ def main() -> None:
     parser.add_argument("--fid-thresholds", type=float, nargs="*", default=[50.0, 20.0, 10.0])
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides for both variants")
-    parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "time_to_quality.json"))
+    parser.add_argument("--json", default=str(dated_result("time_to_quality")))
     args = parser.parse_args()
 
     os.environ.setdefault("WANDB_MODE", "disabled")

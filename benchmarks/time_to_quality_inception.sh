@@ -21,4 +21,4 @@ for STEP in $STEPS; do
     $PY evaluate.py ckpt="$CKPT" metrics=[fid,kid,prc] num_samples=10000 \
         fidelity.feature_extractor_weights_path="$WEIGHTS" name=inception-step"$STEP"-test-n10000
 done
-$PY benchmarks/quality_curve.py "$RUN" --json benchmarks/results/time_to_quality_inception.json
+$PY benchmarks/quality_curve.py "$RUN" --json benchmarks/results/$(date -u +%F)_time_to_quality_inception.json

@@ -1,7 +1,7 @@
 """Bad input: one clear line (exit code 2 on the command line), and an existing run dir left byte-identical.
 
 Each case runs against a copy of a finished tiny run (checkpoints, samples, metrics.jsonl, .hydra/), through
-the same two gates as train.py: the command-line pre-check (gan_lab.override_check) and run.train. Most
+the same two gates as train.py: the command-line pre-check (gan_lab.jobs.command_line) and run.train. Most
 cases run in-process; a few go through the real CLI for the exit code and the one-line output.
 """
 
@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_lab.cli import validate_training_config
 from gan_lab.errors import UserError
-from gan_lab.jobs.train import train
-from gan_lab.override_check import check_overrides
+from gan_lab.jobs.command_line import check_overrides
+from gan_lab.jobs.train import train, validate_training_config
 from tests.conftest import CONF_DIR, REPO, TINY, compose, needs_mnist
 from tests.fakes import snapshot
 
@@ -92,6 +91,7 @@ CASES = [
     Case("unknown key", ["trainer.max_step=3"], r"unknown key trainer.max_step; did you mean trainer.max_steps\?"),
     Case("misspelt group in key", ["traner.max_steps=3"], r"unknown key traner.max_steps; did you mean trainer\."),
     Case("delete missing key", ["~trainer.foo"], r"cannot delete trainer.foo: no such key"),
+    Case("delete a schema key", ["~trainer.eval_every"], r"cannot delete trainer.eval_every: its schema"),
     Case("add existing key", ["+seed=3"], r"seed already exists: set it with seed="),
     Case("override without =", ["trainer.max_steps"], r"cannot parse override 'trainer.max_steps'"),
     Case("sweep without --multirun", ["seed=0,1"], r"seed=0,1: a comma-separated value needs --multirun"),
@@ -269,7 +269,7 @@ def test_bad_input_gives_one_line_and_changes_nothing(case, earlier_run, tmp_pat
 
 def test_valid_command_lines_pass_the_check():
     check_overrides(
-        CONF_DIR, "config", ["+extra_tag=1", "~trainer.eval_every", "hydra.run.dir=x", "hydra/launcher=joblib"]
+        CONF_DIR, "config", ["+extra_tag=1", "~objective.direction", "hydra.run.dir=x", "hydra/launcher=joblib"]
     )
     check_overrides(CONF_DIR, "config", ["seed=0,1", "model=dcgan", "optimizer.lr=interval(1e-4,1e-3)"], multirun=True)
     with pytest.raises(UserError, match=r"unknown model 'dcgann'"):

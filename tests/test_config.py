@@ -59,15 +59,28 @@ def test_data_dir_comes_from_environment(monkeypatch, tmp_path):
         ({"ema_decay": 1.5}, "trainer.ema_decay must be in [0, 1)"),
         ({"nonfinite": "ignore"}, "trainer.nonfinite must be one of stop, skip"),
         ({"nonfinite_check": "weights"}, "trainer.nonfinite_check must be one of grads, loss"),
+        ({"max_steps": None, "max_epochs": None}, "trainer.max_steps and trainer.max_epochs are both null"),
+        ({"max_epochs": 0}, "trainer.max_epochs must be positive, got 0"),
+        ({"grad_clip": -1.0}, "trainer.grad_clip must be positive or null"),
     ],
 )
 def test_trainer_schema_rejects_bad_values(override, message):
+    # The section as written in a file or a checkpoint (plain values, no schema attached), then the bad value.
     cfg = compose([])
-    trainer = OmegaConf.merge(cfg.trainer, {})
-    OmegaConf.set_struct(trainer, False)
-    trainer.update(override)
+    trainer = OmegaConf.create({**OmegaConf.to_container(cfg.trainer, enum_to_str=True), **override})
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace(")", r"\)")):
         validate_trainer(trainer)
+
+
+def test_the_trainer_defaults_come_from_the_schema_and_hydra_checks_choices():
+    from gan_lab.config.schemas import TrainerConfig
+
+    cfg = compose(["trainer.nonfinite=skip"])
+    assert OmegaConf.get_type(cfg.trainer) is TrainerConfig and cfg.trainer.batch_size == TrainerConfig.batch_size
+    validated = validate_trainer(cfg.trainer)
+    assert validated.nonfinite == "skip" and type(validated.nonfinite) is str  # plain strings for checkpoints
+    with pytest.raises(Exception, match="trainer.nonfinite=ignore"):
+        compose(["trainer.nonfinite=ignore"])
 
 
 def test_negative_learning_rate_is_rejected():

@@ -249,9 +249,9 @@ def test_one_training_step_changes_generator_and_discriminator(tmp_path):
 
 
 def test_two_step_run_writes_translation_grid_then_evaluates_and_translates(tmp_path):
-    from gan_lab.evaluation.paired import main as evaluate_main
+    from gan_lab.jobs.evaluate_paired import evaluate_paired_job
     from gan_lab.jobs.train import train
-    from gan_lab.pix2pix_translate import translate
+    from gan_lab.sampling.translate import translate
 
     root = make_facades(tmp_path / "facades")
     run_dir = tmp_path / "run"
@@ -260,7 +260,7 @@ def test_two_step_run_writes_translation_grid_then_evaluates_and_translates(tmp_
     assert grid.size == (3 * 34 + 2, 2 * 34 + 2)  # rows of source | generated | target, 32px + 2px padding
 
     ckpt = run_dir / "checkpoints" / "last.ckpt"
-    out = evaluate_main([f"ckpt={ckpt}", "split=train,val", "eval_mode=eval"])
+    out = evaluate_paired_job(compose([f"ckpt={ckpt}", "split=[train,val]", "eval_mode=eval"], "evaluate_paired"))
     result = json.loads(out.read_text())
     assert result["protocol"]["eval_mode"] == "eval" and result["step"] == 2
     assert result["metrics"]["train"]["num_pairs"] == 4 and result["metrics"]["val"]["num_pairs"] == 3

@@ -221,7 +221,7 @@ def test_sigterm_to_the_cli_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
 def test_sigkill_at_random_points_then_resume_is_bitwise_exact(tmp_path):
     """Three SIGKILLs of a real train.py process at random moments (during steps, grid and checkpoint
     writes alike); each time resumed with trainer.resume=auto. ~40 s on one thread, hence slow."""
-    from benchmarks.kill_resume import kill_resume
+    from tests.kill_resume import kill_resume
 
     tiny = [
         "dataset=synthetic",

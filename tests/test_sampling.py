@@ -14,6 +14,7 @@ from torch import nn
 from torchvision.utils import save_image
 
 from gan_lab.errors import UserError
+from gan_lab.jobs.command_line import check_overrides
 from gan_lab.plots import panels, plot_metrics, smooth
 from gan_lab.sampling import (
     end_of_training_pictures,
@@ -27,8 +28,9 @@ from gan_lab.sampling import (
     sample_per_class,
     write_interpolation,
 )
+from gan_lab.sampling import modes as sampling_modes
 from gan_lab.training.checkpoint import save_checkpoint
-from tests.conftest import REPO, TINY, compose
+from tests.conftest import CONF_DIR, REPO, TINY, compose
 
 CPU = torch.device("cpu")
 
@@ -221,10 +223,7 @@ def conditional_checkpoint(tmp_path):
 
 
 def sample_cfg(**overrides):
-    cfg = OmegaConf.load(REPO / "conf" / "sample.yaml")
-    cfg.pop("defaults")
-    cfg.pop("hydra")
-    return OmegaConf.merge(cfg, overrides)
+    return compose([f"{key}={value}" for key, value in overrides.items()], config_name="sample")
 
 
 def test_conditional_checkpoint_per_class_and_label_interpolation(tmp_path):
@@ -242,29 +241,24 @@ def test_conditional_checkpoint_per_class_and_label_interpolation(tmp_path):
     first = (tmp_path / "run" / "samples" / "interp_label_slerp_seed0.png").read_bytes()
     run_sample(sample_cfg(**trusted, mode="interpolate", over="label", steps=4, pairs=2))
     assert (tmp_path / "run" / "samples" / "interp_label_slerp_seed0.png").read_bytes() == first  # reproducible
-    with pytest.raises(UserError, match="unknown mode"):
-        run_sample(sample_cfg(**trusted, mode="mosaic"))
+    with pytest.raises(UserError, match="unknown mode 'mosaic'; choose one of: curves, grid, interpolate"):
+        check_overrides(CONF_DIR, "sample", [f"ckpt={ckpt}", "mode=mosaic"])
 
 
-def test_translate_delegates_to_the_pix2pix_function_or_says_it_is_missing(tmp_path, monkeypatch):
+def test_translate_delegates_to_the_pix2pix_function(tmp_path, monkeypatch):
     ckpt = conditional_checkpoint(tmp_path)
     cfg = sample_cfg(ckpt=str(ckpt), mode="translate", input="facades/", out=str(tmp_path / "t"))
-    if "gan_lab.pix2pix_translate" not in sys.modules:
-        try:
-            import gan_lab.pix2pix_translate  # noqa: F401
-        except ModuleNotFoundError:
-            with pytest.raises(UserError, match="pix2pix_translate"):
-                run_sample(cfg)
     calls = []
-    fake = types.ModuleType("gan_lab.pix2pix_translate")
-    def fake_translate(ckpt, input_path, out_dir, eval_mode="train", seed=0):  # takes no use_ema / device
+
+    def fake_translate(ckpt, input_path, out_dir, eval_mode="train", seed=0, **options):
         calls.append((ckpt, input_path, out_dir, eval_mode, seed))
         return [tmp_path / "t" / "0.png"]
 
-    fake.translate = fake_translate
-    monkeypatch.setitem(sys.modules, "gan_lab.pix2pix_translate", fake)
+    monkeypatch.setattr(sampling_modes, "translate_images", fake_translate)
     assert run_sample(cfg) == [tmp_path / "t" / "0.png"]
     assert calls == [(str(ckpt), "facades/", str(tmp_path / "t"), "train", 0)]
+    with pytest.raises(UserError, match="mode=translate needs input="):
+        run_sample(sample_cfg(ckpt=str(ckpt), mode="translate"))
 
 
 def test_end_of_training_writes_and_logs_the_loss_plot_and_an_interpolation_gif(tmp_path):

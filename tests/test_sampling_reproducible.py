@@ -67,8 +67,8 @@ def test_a_stylegan_interpolation_keeps_its_noise_along_the_path():
     strips = interpolate_latents(G, pairs=1, steps=3, method="lerp", seed=5, device="cpu")
     again = interpolate_latents(G, pairs=1, steps=3, method="lerp", seed=5, device="cpu")
     assert torch.equal(strips, again)
-    from gan_lab.rng import seeded_model_rng
     from gan_lab.sampling import latents
+    from gan_lab.utils.rng import seeded_model_rng
 
     z1 = latents(2, G.latent_dim, 5, "cpu")[:1]
     with seeded_model_rng(5), torch.no_grad():

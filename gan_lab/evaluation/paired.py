@@ -1,7 +1,7 @@
 """Paired translation metrics: mean L1, PSNR and SSIM of G(source) against the target, per split.
 
-    python -m gan_lab.evaluation.paired ckpt=<run>/checkpoints/last.ckpt [split=train,val] [eval_mode=train]
-        [batch_size=1] [limit=null] [seed=0] [data_dir=null] [out=null]
+    python evaluate_paired.py ckpt=<run>/checkpoints/last.ckpt [split=[train,val]] [eval_mode=train]
+        [batch_size=1] [limit=null] [seed=0] [data_dir=null] [out=null]      (options: conf/evaluate_paired.yaml)
 
 Evaluating train and val side by side shows overfitting (sharp on train, blurry
 on val). Protocol, written into the JSON with every number: each split resized
@@ -14,7 +14,6 @@ test-time setting; eval: running statistics, no dropout) on batches of
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -24,10 +23,11 @@ from omegaconf import OmegaConf
 from torch import Tensor
 
 from gan_lab.data.base import to_uint8, to_unit_range
-from gan_lab.errors import UserError, exit_on_user_error
+from gan_lab.errors import UserError
 from gan_lab.loading import load_generator, run_dir_of
-from gan_lab.rng import seeded_model_rng
-from gan_lab.training.checkpoint import atomic_write_bytes
+from gan_lab.utils.io import atomic_write_bytes
+from gan_lab.utils.paths import relocate
+from gan_lab.utils.rng import sampling_mode, seeded_model_rng
 
 SSIM_WINDOW, SSIM_SIGMA = 11, 1.5
 
@@ -67,8 +67,6 @@ def ssim(output: Tensor, target: Tensor) -> Tensor:
 @torch.no_grad()
 def translate_batches(generator, sources: Tensor, eval_mode: str, batch_size: int, seed: int, device) -> Tensor:
     """G(source) for uint8 sources, as uint8, with the mode and dropout noise stated by the caller."""
-    from gan_lab.utils.rng import sampling_mode
-
     out = []
     with seeded_model_rng(seed), sampling_mode(generator, eval_mode):  # dropout draws in train mode
         for start in range(0, sources.shape[0], batch_size):
@@ -93,8 +91,8 @@ def load_paired_data(cfg, data_dir: str | None, limit: int | None):
     from gan_lab.build import build_data
 
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    if data_dir:  # the data moved since training: same folder name under a new parent
-        cfg.dataset.root = str(Path(data_dir) / Path(cfg.dataset.root).name)
+    if data_dir:  # the data dir moved since training
+        cfg.dataset.root = relocate(cfg.dataset.root, OmegaConf.select(cfg, "paths.data_dir"), data_dir)
     cfg.dataset.limit = limit
     data = build_data(cfg)
     if not hasattr(data, "eval_pairs"):
@@ -167,41 +165,3 @@ def format_table(result: dict) -> str:
     for split, m in result["metrics"].items():
         lines.append(f"{split:<8}{m['num_pairs']:>7}{m['l1']:>9.4f}{m['psnr']:>10.2f}{m['ssim']:>8.4f}")
     return "\n".join(lines)
-
-
-def parse_args(argv: list[str]) -> dict:
-    """key=value arguments, Hydra style, without a config tree."""
-    known = {"ckpt", "split", "eval_mode", "batch_size", "limit", "seed", "data_dir", "out", "ema", "device"}
-    args = {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in known:
-            raise UserError(f"unknown argument {arg!r}; use key=value with keys {', '.join(sorted(known))}")
-        args[key] = None if value in ("null", "None", "") else value
-    if not args.get("ckpt"):
-        raise UserError("ckpt=<run>/checkpoints/last.ckpt is required")
-    return args
-
-
-@exit_on_user_error
-def main(argv: list[str] | None = None) -> Path:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    result = evaluate_paired(
-        args["ckpt"],
-        splits=tuple((args.get("split") or "train,val").split(",")),
-        eval_mode=args.get("eval_mode") or "train",
-        batch_size=int(args.get("batch_size") or 1),
-        limit=int(args["limit"]) if args.get("limit") else None,
-        seed=int(args.get("seed") or 0),
-        data_dir=args.get("data_dir"),
-        use_ema=(args.get("ema") or "true").lower() != "false",
-        device=args.get("device") or "cpu",
-    )
-    out = write_result(result, args.get("out") or default_output(args["ckpt"], result))
-    print(format_table(result))
-    print(out)
-    return out
-
-
-if __name__ == "__main__":
-    main()

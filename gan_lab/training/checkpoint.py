@@ -16,25 +16,9 @@ import numpy as np
 import torch
 
 from gan_lab.errors import UserError
+from gan_lab.utils.io import atomic_write_bytes
 
 CHECKPOINT_FORMAT = "gan_lab.checkpoint/1"
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write via temp file + fsync + rename: a kill leaves the old file or the new one, never a torn one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def remove_stale_temp_files(directory: str | os.PathLike) -> None:

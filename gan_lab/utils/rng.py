@@ -1,6 +1,10 @@
-"""RNG-neutral context managers: draw pictures or metrics without changing a training run.
+"""Randomness that does not disturb a run: pictures and metrics drawn without touching the training's random
+streams or network state, and seeded generators for sampling (self-contained: torch, numpy, random only).
 
-Self-contained (torch, numpy, random only) so every layer can use it.
+Latents come from a torch.Generator seeded by the caller (`seeded`), but a model may also draw inside forward
+(StyleGAN's per-pixel noise, style mixing in train mode, dropout in pix2pix's train-mode sampling) from torch's
+global RNG. `seeded_model_rng(seed)` forks that RNG and seeds it from `seed`, so those draws are a function of
+the call's seed too, and the caller's own stream is left exactly as it was.
 """
 
 from __future__ import annotations
@@ -11,6 +15,26 @@ import random
 import numpy as np
 import torch
 from torch import nn
+
+
+def seeded(seed: int) -> torch.Generator:
+    """A CPU generator of its own: what it draws depends on `seed` only, not on anything run before."""
+    return torch.Generator().manual_seed(int(seed))
+
+
+def model_rng_seed(seed: int) -> int:
+    """A seed for the in-model draws, derived from the call's seed but not equal to it, so StyleGAN's
+    noise maps are not the very numbers drawn for z from torch.Generator().manual_seed(seed)."""
+    return int(np.random.SeedSequence([int(seed), 0x6E6F697365]).generate_state(1)[0])  # "noise"
+
+
+@contextlib.contextmanager
+def seeded_model_rng(seed: int):
+    """torch's global RNG forked and seeded from model_rng_seed(seed) for the block (in-model draws)."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(model_rng_seed(seed))
+        yield
 
 
 @contextlib.contextmanager
