@@ -19,6 +19,7 @@ class TrainerConfig:
     batch_size: int = 128
     n_critic: int = 1
     ema_decay: float = 0.0  # 0 = no EMA of G
+    ema_warmup: bool = False  # decay min(ema_decay, (1 + step) / (10 + step)), see training/ema.py
     device: str = "auto"  # auto | cpu | cuda[:N]
     precision: str = "fp32"  # auto | fp32 | bf16 | fp16 (fp16: CUDA only); auto is resolved at start
     channels_last: bool = False
