@@ -94,3 +94,19 @@ def test_ema_warmup_run_trains(tmp_path):
     # after 4 warm-up updates (decays 0.1, 0.18, 0.25, 0.31) the EMA sits near G, far from the init
     diffs = [float((g[k] - e[k]).abs().max()) for k in g if g[k].is_floating_point()]
     assert max(diffs) > 0 and state["step"] == 4
+
+
+def test_ema_average_buffers_follow_the_weights_schedule():
+    """buffers=average: BatchNorm running statistics are averaged with the weights' decay, not copied."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    copied, averaged = EMA(net, 0.9), EMA(net, 0.9, buffers="average")
+    start = net[1].running_mean.clone()
+    net.train()
+    net(torch.randn(16, 3) + 5.0)  # moves running_mean and num_batches_tracked
+    copied.update(net), averaged.update(net)
+    assert torch.equal(copied.model[1].running_mean, net[1].running_mean)
+    assert torch.allclose(averaged.model[1].running_mean, 0.9 * start + 0.1 * net[1].running_mean)
+    assert int(averaged.model[1].num_batches_tracked) == 1  # integer counters are copied
+    with pytest.raises(ValueError, match="copy or average"):
+        EMA(net, 0.9, buffers="mean")

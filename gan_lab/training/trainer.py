@@ -141,7 +141,7 @@ class Trainer:
         self.precision = Precision(cfg.precision, device)
         self.scaler_g = self.precision.make_scaler()
         self.scaler_d = self.precision.make_scaler()
-        self.ema = EMA(self.G, cfg.ema_decay, cfg.ema_warmup) if cfg.ema_decay > 0 else None
+        self.ema = EMA(self.G, cfg.ema_decay, cfg.ema_warmup, cfg.ema_buffers) if cfg.ema_decay > 0 else None
         self.step = 0
         self.nonfinite_in_a_row = 0
         self.nonfinite_total = 0
