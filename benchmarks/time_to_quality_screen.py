@@ -4,9 +4,9 @@
 
 For each run dir (a train.py run with trainer.eval_every) reads .hydra/config.yaml and overrides.yaml
 and metrics.jsonl, and prints one row per run: the overrides that differ between the runs, the
-classifier FID at the requested numbers of images seen (the evaluation nearest to each, within half an
-evaluation interval; images seen = generator steps x batch size x n_critic, what D was shown), the best
-and the last evaluation. Images seen, not seconds: the measure that does not depend on machine load.
+classifier FID at the requested numbers of images seen (the evaluation nearest to each, within 5%;
+images seen = generator steps x batch size x n_critic, what D was shown), the best and the last
+evaluation. Images seen, not seconds: the measure that does not depend on machine load.
 The protocol of the metric (samples, reference split, EMA or not) is printed from the run configs.
 """
 
@@ -52,17 +52,18 @@ def load_run(run_dir: Path) -> dict | None:
 
 
 def value_at(curve: list[tuple[int, float]], images: int) -> float | None:
-    """The evaluation nearest to `images`, if it is within half an evaluation interval."""
+    """The evaluation nearest to `images`, if it is within 5% of it (else None: no value is borrowed
+    from a distant evaluation)."""
     if not curve:
         return None
-    interval = curve[1][0] - curve[0][0] if len(curve) > 1 else curve[0][0]
     seen, value = min(curve, key=lambda point: abs(point[0] - images))
-    return value if abs(seen - images) <= interval / 2 else None
+    return value if abs(seen - images) <= 0.05 * images else None
 
 
 def table(runs: list[dict], points: list[int]) -> str:
     common = set.intersection(*(set(r["overrides"]) for r in runs)) if runs else set()
-    head = ["run", "seed", "EMA", "changes", *(f"cFID @{p // 1000}k" for p in points), "best (images)", "last (images)"]
+    at = [f"cFID @{p / 1000:.0f}k" for p in points]
+    head = ["run", "seed", "EMA", "changes", *at, "best (images)", "last (images)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in runs:
         changes = " ".join(o for o in r["overrides"] if o not in common and not o.startswith("seed=")) or "-"
@@ -73,7 +74,7 @@ def table(runs: list[dict], points: list[int]) -> str:
         if r["curve"]:
             best = min(r["curve"], key=lambda point: point[1])
             last = r["curve"][-1]
-            cells += [f"{best[1]:.1f} ({best[0] // 1000}k)", f"{last[1]:.1f} ({last[0] // 1000}k)"]
+            cells += [f"{best[1]:.1f} ({best[0] / 1000:.0f}k)", f"{last[1]:.1f} ({last[0] / 1000:.0f}k)"]
         else:
             cells += ["-", "-"]
         lines.append("| " + " | ".join(cells) + " |")
