@@ -20,6 +20,8 @@ class TrainerConfig:
     batch_size: int = 128
     n_critic: int = 1
     ema_decay: float = 0.0  # 0 = no EMA of G
+    ema_warmup: bool = False  # decay min(ema_decay, (1 + step) / (10 + step)), see training/ema.py
+    ema_buffers: str = "copy"  # copy | average: BatchNorm running statistics of the EMA generator
     device: str = "auto"  # auto | cpu | cuda[:N]
     precision: str = "fp32"  # auto | fp32 | bf16 | fp16 (fp16: CUDA only); auto is resolved at start
     channels_last: bool = False
@@ -47,6 +49,7 @@ POSITIVE_INTS = (
 NON_NEGATIVE_INTS = ("max_steps", "keep_last", "eval_every", "num_threads")
 CHOICES = {
     "sample_mode": ("eval", "train"),
+    "ema_buffers": ("copy", "average"),
     "nonfinite": ("stop", "skip"),
     "nonfinite_check": ("grads", "loss"),
     "strategy": ("single", "ddp"),
