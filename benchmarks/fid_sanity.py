@@ -15,14 +15,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
+from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's gan_lab, not an installed one
 
-from gan_lab.data.torchvision_sets import MNISTData
-from gan_lab.evaluation.common import library_versions
-from gan_lab.evaluation.fidelity import reference_features, reference_key, resolve_feature_network
-from gan_lab.evaluation.frechet import frechet_distance
+import torch  # noqa: E402
+
+from gan_lab.data.torchvision_sets import MNISTData  # noqa: E402
+from gan_lab.evaluation.common import library_versions  # noqa: E402
+from gan_lab.evaluation.fidelity import reference_features, reference_key, resolve_feature_network  # noqa: E402
+from gan_lab.evaluation.frechet import frechet_distance  # noqa: E402
 
 
 def main() -> None:

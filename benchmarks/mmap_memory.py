@@ -5,11 +5,12 @@
 
 For each scale and storage (mmap, memory) a fresh process trains the DCGAN 64x64 recipe (dcgan_celeba's
 model on a generated folder: random-noise JPEGs, `--base` x scale images) for `--steps` steps, with the
-decode cache built beforehand so decoding is not measured. At the end of training the child reports, from
-/proc/self/status, RssAnon (private memory: what grows with an in-memory dataset), RssFile (pages of mapped
-files; shared with other processes and evictable page cache) and VmHWM (peak RSS), and the trainer's img/s
-and data_wait of the last log window. "flat" in the summary means private memory at 8x within 10% of 1x.
-Speeds need an idle machine (ratios within one run compare; absolute numbers move between machines).
+decode cache built beforehand so decoding is not measured. The child reports the peaks during training
+(sampled every 50 ms from /proc/self/status) of RssAnon (private memory: what grows with an in-memory
+dataset), RssFile (pages of mapped files: shared with other processes, evictable page cache) and VmHWM
+(peak RSS), and the trainer's img/s and data_wait of the last log window. "flat" in the summary means
+private memory at the largest scale within 10% of the smallest. Speeds need an idle machine (ratios within
+one run compare; absolute numbers move between machines).
 """
 
 from __future__ import annotations
@@ -45,6 +46,30 @@ def memory_kib() -> dict[str, int]:
     return fields
 
 
+class PeakMemory:
+    """Samples /proc/self/status in a thread while training runs (the data is freed when train() returns)."""
+
+    def __init__(self, interval_s: float = 0.05):
+        import threading
+
+        self.peak: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval_s,), daemon=True)
+
+    def _run(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            for key, value in memory_kib().items():
+                self.peak[key] = max(value, self.peak.get(key, 0))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 def child(args) -> None:
     """One training run; prints a JSON line with memory and speed."""
     from hydra import compose, initialize_config_dir
@@ -57,12 +82,13 @@ def child(args) -> None:
         "trainer.max_epochs=null", f"trainer.max_steps={args.steps}", f"trainer.log_every={max(1, args.steps // 2)}",
         f"trainer.sample_every={args.steps}", f"trainer.checkpoint_every={args.steps}", "trainer.eval_every=0",
         "trainer.progress_bar=false", "trainer.device=cpu", f"trainer.batch_size={args.batch_size}",
-        f"trainer.num_threads={args.threads}", "logger=none",
+        f"trainer.num_threads={args.threads}", "logger=none", "overwrite=true",  # run dirs are this script's own
     ]
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
-    record = train(cfg, Path(args.run_dir))
-    print(json.dumps({**memory_kib(), "img_per_s": record.get("img_per_s"), "data_wait": record.get("data_wait")}))
+    with PeakMemory() as memory:
+        record = train(cfg, Path(args.run_dir))
+    print(json.dumps({**memory.peak, "img_per_s": record.get("img_per_s"), "data_wait": record.get("data_wait")}))
 
 
 def run_child(root: Path, cache: Path, run_dir: Path, storage: str, args) -> dict:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from gan_lab.data.base import ImageData
 from gan_lab.errors import UserError
+from gan_lab.models.blocks import apply_spectral_norm
 from gan_lab.safe_config import check_before_instantiate
 
 
@@ -32,8 +33,18 @@ def build_data(cfg: DictConfig) -> ImageData:
 
 def build_models(cfg: DictConfig) -> tuple[nn.Module, nn.Module]:
     generator = _instantiate(cfg.model.generator, "model.generator")
-    discriminator = _instantiate(cfg.model.discriminator, "model.discriminator")
-    return generator, discriminator
+    return generator, build_discriminator(cfg)
+
+
+def build_discriminator(cfg: DictConfig) -> nn.Module:
+    """model.discriminator, with spectral normalisation on every layer when its `spectral_norm` key is true
+    (a key of the group, not of the class, so every discriminator family has it)."""
+    node = OmegaConf.to_container(cfg.model.discriminator, resolve=True)
+    use_sn = node.pop("spectral_norm", False)
+    discriminator = _instantiate(OmegaConf.create(node), "model.discriminator")
+    if not isinstance(use_sn, bool):
+        raise UserError(f"model.discriminator.spectral_norm must be true or false, got {use_sn!r}")
+    return apply_spectral_norm(discriminator) if use_sn else discriminator
 
 
 def build_generator(cfg: DictConfig) -> nn.Module:

@@ -30,8 +30,11 @@ def test_every_experiment_composes_and_builds(experiment):
     assert opt_g.param_groups[0]["params"][0] is next(generator.parameters())
 
 
-def test_default_recipe_is_dcgan_mnist():
+def test_default_recipe_is_dcgan_mnist_fast_within_250k_images():
     cfg = compose([])
+    assert cfg.name == "dcgan_mnist_fast"  # the paper settings stay experiment=dcgan_mnist
+    assert cfg.trainer.max_epochs is None and 245_000 < cfg.trainer.max_steps * cfg.trainer.batch_size <= 250_000
+    assert cfg.trainer.ema_decay > 0  # samples and evaluation from the EMA generator
     assert cfg.model.generator._target_.endswith("DCGANGenerator")
     assert cfg.dataset._target_.endswith("MNISTData")
     assert cfg.dataset.image_size == 32

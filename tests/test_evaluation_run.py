@@ -55,7 +55,7 @@ def test_evaluation_json_holds_every_value_and_its_protocol(tiny_run):
     assert path == tiny_run / "run" / "eval" / "all.json"
     saved = json.loads(path.read_text())
     p = saved["protocol"]
-    assert p["num_samples"] == 40 and p["seed"] == 0 and p["ema"] is False
+    assert p["num_samples"] == 40 and p["seed"] == 0 and p["ema"] is True  # the default recipe keeps an EMA of G
     assert p["reference"] == {**p["reference"], "dataset": "synthetic", "split": "test", "size": 64, "shape": "1x8x8"}
     assert {"torch", "torch_fidelity", "numpy", "scipy"} <= set(p["libraries"])
     assert p["generator_precision"] == "fp32" and p["wall_time_s"]["total"] > 0

@@ -146,6 +146,14 @@ def test_time_to_quality_thresholds_auc_and_best_vs_last(tmp_path):
     assert (report.parent / "quality_eval_classifier_fid.png").stat().st_size > 5000
 
 
+def test_default_thresholds_lie_between_the_start_and_the_best(tmp_path):
+    sweep = make_quality_sweep(tmp_path, FIDS)
+    report = write_report(sweep, plots=False)
+    levels = [float(r["eval/classifier_fid"].removeprefix("<= ")) for r in read_csv(report.parent / "thresholds.csv")]
+    # worst median start 300 (EMA off), best median best 98 (EMA on): a quarter, half, three quarters of the way
+    assert levels[:3] == pytest.approx([249.5, 199, 148.5], abs=0.5)
+
+
 def test_area_under_curve_and_minutes_across_a_resume():
     curve = Curve(np.array([1.0, 2.0]), np.array([0.0, 2e6]), np.array([0.0, 1.0]), np.array([4.0, 2.0]))
     assert area_under_curve(curve) == pytest.approx(6.0)  # (4 + 2) / 2 x 2 M images

@@ -204,7 +204,7 @@ def test_joblib_2x2_sweep_with_wandb_groups(tmp_path):
         runs = list((job / "wandb").glob("offline-run-*/run-*.wandb"))
         assert len(runs) == 1
         data = runs[0].read_bytes()
-        assert b"dcgan_mnist-grid" in data and b"sweep" in data
+        assert b"dcgan_mnist_fast-grid" in data and b"sweep" in data  # the default recipe names the group
         assert b'"num_threads":1' in data  # 2 cores / 2 jobs, recorded in the W&B config
         lr = next(o for o in overrides if o.startswith("optimizer.lr="))
         assert b"variant" in data and f'"{lr}"'.encode() in data  # config variant = the report's key, no seed

@@ -42,3 +42,26 @@ def norm_2d(kind: str, channels: int) -> nn.Module:
     if kind == "none":
         return nn.Identity()
     raise UserError(f"unknown norm {kind!r}; use one of batch, layer, none")
+
+
+
+def apply_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) of every weight matrix / kernel of `module`.
+
+    Each layer's own `weight` parameter of 2 or more dimensions (conv, transposed conv, linear, embedding,
+    and custom layers such as StyleGAN's equalised ones) is divided by its largest singular value, from
+    one power iteration per training forward, so each such layer is 1-Lipschitz (custom layers that scale
+    their weight by a constant are then that constant-Lipschitz). Used on discriminators
+    (model.discriminator.spectral_norm=true), usually with norm=none and the hinge loss. Changes the module
+    in place and returns it.
+    """
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    layers = [m for m in module.modules() if isinstance(m._parameters.get("weight"), nn.Parameter)
+              and m._parameters["weight"].ndim >= 2]
+    if not layers:
+        raise UserError(f"spectral_norm=true but {type(module).__name__} has no weight matrix or kernel")
+    for layer in layers:
+        # Kernels are normalised as the (out, in*k*k) matrix, as in SN-GAN; a transposed conv stores (in, out, ...).
+        spectral_norm(layer, dim=1 if isinstance(layer, nn.ConvTranspose2d) else 0)
+    return module

@@ -10,11 +10,31 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from gan_lab.errors import UserError
 from gan_lab.models.blocks import init_dcgan_weights, norm_2d, num_doublings
+
+UPSAMPLE_MODES = ("transposed", "nearest", "bilinear")
+
+
+def upsample_conv(in_channels: int, out_channels: int, mode: str) -> list[nn.Module]:
+    """A 2x up-sampling layer: the paper's 4x4 stride-2 transposed conv, or resize + 3x3 conv
+    (Odena et al. 2016: no checkerboard artefacts from uneven kernel overlap)."""
+    if mode == "transposed":
+        return [nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, bias=False)]
+    if mode in ("nearest", "bilinear"):
+        return [nn.Upsample(scale_factor=2, mode=mode), nn.Conv2d(in_channels, out_channels, 3, 1, 1, bias=False)]
+    raise UserError(f"unknown upsample {mode!r}; use one of {', '.join(UPSAMPLE_MODES)}")
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 32, base_width: int = 64):
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        channels: int = 1,
+        image_size: int = 32,
+        base_width: int = 64,
+        upsample: str = "transposed",  # transposed (paper) | nearest | bilinear: resize + 3x3 conv
+    ):
         super().__init__()
         self.latent_dim = latent_dim
         self.channels = channels
@@ -27,13 +47,9 @@ class DCGANGenerator(nn.Module):
             nn.ReLU(inplace=True),
         ]
         for _ in range(n_up - 1):
-            layers += [
-                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width // 2),
-                nn.ReLU(inplace=True),
-            ]
+            layers += [*upsample_conv(width, width // 2, upsample), nn.BatchNorm2d(width // 2), nn.ReLU(inplace=True)]
             width //= 2
-        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [*upsample_conv(width, channels, upsample), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         init_dcgan_weights(self)
 

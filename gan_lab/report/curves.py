@@ -136,19 +136,16 @@ def best_and_last(curve: Curve, metric: str) -> BestLast | None:
 
 
 def default_thresholds(variants: list[Variant], metric: str) -> list[float]:
-    """With no --thresholds: the level every variant's median seed reaches (the worst of the variants' median
-    best values) and one halfway from it to the worst starting value, to 3 significant figures."""
+    """With no --thresholds: 1/4, 1/2 and 3/4 of the way from the worst variant's median starting value to the
+    best variant's median best value, to 3 significant figures (levels some variants reach and others may not)."""
     bests, starts = [], []
     for v in variants:
         curves = [c for c in (job_curve(j, metric) for j in v.jobs) if len(c)]
-        results = [best_and_last(c, metric) for c in curves]
-        if results:
-            bests.append(float(np.median([r.best for r in results])))
+        if curves:
+            bests.append(float(np.median([best_and_last(c, metric).best for c in curves])))
             starts.append(float(np.median([c.values[0] for c in curves])))
     if not bests:
         return []
     lower = lower_is_better(metric)
-    reached_by_all = max(bests) if lower else min(bests)
-    start = max(starts) if lower else min(starts)
-    candidates = [(start + reached_by_all) / 2, reached_by_all]
-    return [float(f"{t:.3g}") for t in dict.fromkeys(candidates)]
+    start, best = (max(starts), min(bests)) if lower else (min(starts), max(bests))
+    return list(dict.fromkeys(float(f"{start + f * (best - start):.3g}") for f in (0.25, 0.5, 0.75)))

@@ -123,7 +123,7 @@ class Trainer:
         self.precision = Precision(cfg.precision, self.device)
         self.scaler_g = self.precision.make_scaler()
         self.scaler_d = self.precision.make_scaler()
-        self.ema = EMA(self.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.ema = EMA(self.G, cfg.ema_decay, cfg.ema_warmup, cfg.ema_buffers) if cfg.ema_decay > 0 else None
         self.step = 0
         self.nonfinite_in_a_row = 0
         self.nonfinite_total = 0
@@ -251,7 +251,7 @@ class Trainer:
         if ok:
             self.nonfinite_in_a_row = 0
             if self.ema is not None:
-                self.ema.update(self.G)
+                self.ema.update(self.G, self.step)
         else:
             self.nonfinite_in_a_row += 1
             if self.nonfinite_in_a_row >= self.cfg.max_nonfinite_skips:
