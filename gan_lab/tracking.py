@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_lab.errors import UserError
+from gan_lab.utils.io import atomic_write_text
 
 
 def _jsonable(value: Any) -> Any:
@@ -44,9 +45,7 @@ def truncate_metrics(path: str | os.PathLike, last_step: int) -> None:
     if not path.exists():
         return
     kept = [r for r in read_metrics(path) if r.get("step", 0) <= last_step]
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def wandb_mode(requested: str | None) -> str:

@@ -23,15 +23,11 @@ from torch import Tensor
 from gan_lab.data.array_cache import ArrayCache, resolve_storage
 from gan_lab.data.base import ImageData, check_num_workers
 from gan_lab.errors import UserError
+from gan_lab.utils.images import IMAGE_EXTENSIONS, is_image
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 # Bump when decoding changes (crop, resample filter), so stale caches are never reused.
 CACHE_FORMAT = 1
 DECODE_CHUNK = 2048
-
-
-def _is_image(name: str) -> bool:
-    return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
 def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
@@ -43,9 +39,9 @@ def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     if not root.is_dir():
         raise UserError(f"image folder {root} does not exist; set dataset.root (or paths.data_dir) to a folder")
     entries = sorted(os.scandir(root), key=lambda e: e.name)
-    top_images = [Path(e.path) for e in entries if e.is_file() and _is_image(e.name)]
+    top_images = [Path(e.path) for e in entries if e.is_file() and is_image(e.name)]
     class_dirs = [Path(e.path) for e in entries if e.is_dir() and not e.name.startswith(".")]
-    class_files = {d.name: sorted(p for p in d.rglob("*") if p.is_file() and _is_image(p.name)) for d in class_dirs}
+    class_files = {d.name: sorted(p for p in d.rglob("*") if p.is_file() and is_image(p.name)) for d in class_dirs}
     class_files = {name: files for name, files in class_files.items() if files}
     if top_images and class_files:
         raise UserError(

@@ -21,7 +21,6 @@ Evaluation and preview images are resized straight to `image_size` (no crop).
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 import numpy as np
@@ -31,19 +30,10 @@ from torch import Tensor
 from gan_lab.data.array_cache import ArrayCache, resolve_storage
 from gan_lab.data.base import Batch, ImageData, check_num_workers, to_unit_range
 from gan_lab.errors import UserError
+from gan_lab.utils.images import list_images
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SPLITS = ("train", "val", "test")
 CACHE_FORMAT = 1  # bump when the decoding changes, so old caches are not reused
-
-
-def natural_key(path: Path) -> tuple:
-    """2.jpg before 10.jpg: numbers in names compare as numbers."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name))
-
-
-def list_images(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
 
 
 def read_rgb(path: Path):

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_lab.data.base import to_uint8
-from gan_lab.training.checkpoint import atomic_write_bytes
+from gan_lab.utils.io import atomic_write_bytes
 from gan_lab.utils.rng import seeded_model_rng
 
 

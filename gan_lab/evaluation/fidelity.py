@@ -36,7 +36,7 @@ from gan_lab.errors import UserError
 from gan_lab.evaluation.common import UInt8ImageSet, cached, content_digest, sha256_of
 from gan_lab.evaluation.frechet import frechet_distance, gaussian_statistics
 from gan_lab.evaluation.onnx_backend import OnnxFeatureModel, describe_backend, ensure_onnx, resolve_backend
-from gan_lab.training.checkpoint import atomic_write_bytes
+from gan_lab.utils.io import atomic_write_bytes
 
 TORCH_FIDELITY_INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 FIDELITY_METRICS = ("fid", "kid", "isc", "prc")

@@ -32,8 +32,9 @@ from gan_lab.evaluation.fidelity import (
 )
 from gan_lab.evaluation.parzen import DEFAULT_SIGMAS, parzen_evaluate
 from gan_lab.loading import load_generator, run_dir_of
-from gan_lab.training.checkpoint import atomic_write_bytes
 from gan_lab.training.precision import resolve_device
+from gan_lab.utils.io import atomic_write_bytes
+from gan_lab.utils.paths import relocate
 
 OTHER_METRICS = ("classifier", "parzen")
 FEATURE_DEVICE = "cpu"  # _create_extractor asks torch-fidelity for cuda=False; auto picks the backend for it
@@ -54,16 +55,6 @@ def data_from_checkpoint(ckpt_cfg: DictConfig, data_dir: str | None):
         ckpt_cfg = ckpt_cfg.copy()
         ckpt_cfg.dataset.root = relocate(ckpt_cfg.dataset.root, ckpt_cfg.paths.data_dir, data_dir)
     return build_data(ckpt_cfg)
-
-
-def relocate(root: str, old_data_dir: str, new_data_dir: str) -> str:
-    """A dataset root under the run's data dir, moved under the new one (MNIST: the dir itself;
-    facades: <data_dir>/facades). A root outside the old data dir is kept."""
-    try:
-        rel = Path(root).relative_to(Path(old_data_dir))
-    except ValueError:
-        return root
-    return str(Path(new_data_dir) / rel)
 
 
 def _timed(fn):

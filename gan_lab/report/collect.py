@@ -15,6 +15,7 @@ import yaml
 
 from gan_lab.sweeps import SEED_KEY, sweep_override_keys
 from gan_lab.tracking import read_metrics
+from gan_lab.utils.dicts import flatten
 
 # bookkeeping columns of metrics.jsonl, not results
 NOT_METRICS = {"step", "epoch", "img_per_s", "train_seconds"}
@@ -73,14 +74,14 @@ class Job:
         return node
 
 
-def _flatten(prefix: str, obj, out: dict[str, float]) -> None:
-    if isinstance(obj, dict) and number(obj.get("value")) is not None:
-        out[prefix] = number(obj["value"])  # {"value": 3.1, <protocol>...}: the number is the metric
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), value, out)
-    elif (n := number(obj)) is not None:
-        out[prefix] = n
+def _metric_values(metrics: dict) -> dict[str, float]:
+    """Dotted metric names -> numbers; {"value": 3.1, <protocol>...} is one metric, its number the value."""
+    def has_value(obj) -> bool:
+        return isinstance(obj, dict) and number(obj.get("value")) is not None
+
+    flat = flatten(metrics, is_leaf=has_value)
+    values = {k: number(v["value"] if has_value(v) else v) for k, v in flat.items()}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _measured_with(metric: dict) -> str:
@@ -104,8 +105,7 @@ def read_evals(eval_dir: Path) -> list[EvalResult]:
             continue
         metrics = data.get("metrics") if isinstance(data.get("metrics"), dict) else data
         protocol = data.get("protocol") if isinstance(data.get("protocol"), dict) else {}
-        values: dict[str, float] = {}
-        _flatten("", {k: v for k, v in metrics.items() if k != "protocol"}, values)
+        values = _metric_values({k: v for k, v in metrics.items() if k != "protocol"})
         notes = {k: _measured_with(v) for k, v in metrics.items() if isinstance(v, dict)}
         results.append(EvalResult(path.stem, values, protocol, {k: v for k, v in notes.items() if v}))
     return results

@@ -38,6 +38,7 @@ from gan_lab.training.checkpoint import load_checkpoint, seed_everything
 from gan_lab.training.precision import resolve_device, resolve_precision
 from gan_lab.training.schedules import build_scheduler_factories
 from gan_lab.training.trainer import RunContext, Trainer, TrainingParts
+from gan_lab.utils.dicts import flatten
 
 # Config keys that may change between a run and its resume without changing the trajectory.
 RESUME_FREE_KEYS = (
@@ -99,19 +100,10 @@ def clear_earlier_run(run_dir: Path) -> None:
         print(f"overwrite=true: removed {len(removed)} files of the earlier run in {run_dir}", file=sys.stderr)
 
 
-def _flatten(node, prefix: str = "") -> dict:
-    if not isinstance(node, dict):
-        return {prefix.rstrip("."): node}
-    flat = {}
-    for key, value in node.items():
-        flat.update(_flatten(value, f"{prefix}{key}."))
-    return flat
-
-
 def check_resume_config(saved: dict, current: dict, ckpt: Path, warn: bool = True) -> None:
     """A checkpoint of another model is refused (naming the keys); other changed settings get a warning,
     since the resumed run will then not continue the interrupted one exactly."""
-    old, new = _flatten(saved), _flatten(current)
+    old, new = flatten(saved), flatten(current)
     changed = sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
     model = [k for k in changed if k.startswith("model.")]
     if model:
