@@ -30,12 +30,13 @@ MODEL = {  # recipe -> tiny network overrides
     "cwgan_gp_cifar10": [*DCGAN, "model.generator.embed_dim=4"],
     "dcgan_celeba": DCGAN,
     "dcgan_mnist": DCGAN,
+    "dcgan_mnist_fast": DCGAN,
     "gan_mnist": MLP,
     "pix2pix_facades": PIX2PIX,
     "stylegan_cifar10": STYLEGAN,
     "wgan_gp_cifar10": DCGAN,
 }
-MNIST_LIKE = {"cgan_fashion_mnist", "cgan_mnist", "dcgan_mnist", "gan_mnist"}  # need $GAN_LAB_DATA
+MNIST_LIKE = {"cgan_fashion_mnist", "cgan_mnist", "dcgan_mnist", "dcgan_mnist_fast", "gan_mnist"}  # need $GAN_LAB_DATA
 NEEDS_DATA = MNIST_LIKE | {"pix2pix_facades"}
 
 

@@ -9,8 +9,9 @@ import pytest
 from gan_lab.errors import UserError
 from gan_lab.evaluation import run as evaluation_run
 from gan_lab.evaluation.run import evaluate_checkpoint, run_evaluate
+from gan_lab.jobs.command_line import check_overrides
 from gan_lab.training.run import train
-from tests.conftest import TINY, compose
+from tests.conftest import CONF_DIR, TINY, compose
 from tests.evaluation_helpers import save_tiny_torchscript
 
 SYNTHETIC = ["dataset=synthetic", "dataset.size=64", "dataset.image_size=8", *TINY]
@@ -112,8 +113,9 @@ def test_best_checkpoint_of_a_sweep_and_jobs_without_one(fid_run, capsys):
     assert (sweep / "0" / "eval" / "best-test-n40.json").is_file()
     assert not (sweep / "1" / "eval").exists()
     assert "skipped: no best.ckpt" in capsys.readouterr().out
-    with pytest.raises(UserError, match="checkpoint must be one of last, best"):
-        run_evaluate(compose(eval_overrides(root, weights, f"sweep={sweep}", "checkpoint=first"), "evaluate"))
+    # The schema's choice: refused in one line before Hydra starts the job (as python evaluate.py does).
+    with pytest.raises(UserError, match="checkpoint must be one of last, best, got 'first'"):
+        check_overrides(CONF_DIR, "evaluate", eval_overrides(root, weights, f"sweep={sweep}", "checkpoint=first"))
 
 
 def test_another_protocol_never_overwrites_an_earlier_result(fid_run):
