@@ -40,12 +40,14 @@ def frechet_distance(stats1: dict, stats2: dict, eps: float = 1e-6) -> float:
         offset = np.eye(sigma1.shape[0]) * eps
         covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
     if np.iscomplexobj(covmean):
-        # Tiny imaginary parts are rounding noise; a large one means the root is wrong (as in pytorch-fid / TTUR).
-        imaginary = float(np.max(np.abs(covmean.imag)))
+        # Tiny imaginary parts are rounding noise; a large one on the diagonal (the entries the trace uses)
+        # means the root is wrong. The same test as pytorch-fid / TTUR: off-diagonal noise of rank-deficient
+        # small-sample products does not enter the trace.
+        imaginary = float(np.max(np.abs(np.diagonal(covmean).imag)))
         if imaginary > 1e-3:
             raise UserError(
                 f"Frechet distance: sqrtm of the covariance product has an imaginary part of {imaginary:.3g} "
-                f"(> 1e-3), so the statistics are unusable; evaluate with more samples than feature dimensions"
+                f"(> 1e-3) on its diagonal, so the statistics are unusable; evaluate with more samples than dimensions"
             )
         covmean = covmean.real
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
