@@ -5,7 +5,8 @@ from torch import nn
 
 
 class TinyMLPGenerator(nn.Module):
-    def __init__(self, latent_dim=16, channels=1, image_size=32, base_width=32):
+    def __init__(self, latent_dim=16, channels=1, image_size=32, base_width=32, **dcgan_options):
+        # dcgan_options: the other keys of conf/model/dcgan.yaml's generator (e.g. upsample), unused here
         super().__init__()
         self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
         self.net = nn.Sequential(
@@ -18,7 +19,7 @@ class TinyMLPGenerator(nn.Module):
 
 
 class TinyMLPDiscriminator(nn.Module):
-    def __init__(self, channels=1, image_size=32, base_width=32, norm="none"):
+    def __init__(self, channels=1, image_size=32, base_width=32, norm="none", **dcgan_options):
         super().__init__()
         self.channels, self.image_size = channels, image_size
         self.net = nn.Sequential(

@@ -218,10 +218,10 @@ def test_joblib_2x2_sweep_with_wandb_groups(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     proc = subprocess.run([sys.executable, "-m", "gan_lab.report", str(sweep), "--no-plots", "--wandb"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0 and "in group dcgan_mnist-grid" in proc.stdout, proc.stderr[-2000:]
+    assert proc.returncode == 0 and "in group dcgan_mnist_fast-grid" in proc.stdout, proc.stderr[-2000:]
     (summary,) = (report.parent / "wandb").glob("offline-run-*/run-*.wandb")
     data = summary.read_bytes()
-    assert b"dcgan_mnist-grid" in data and b"report/variants" in data and b"table-file" in data
+    assert b"dcgan_mnist_fast-grid" in data and b"report/variants" in data and b"table-file" in data
 
 
 def test_failing_job_does_not_stop_the_joblib_sweep(tmp_path):
