@@ -2,14 +2,12 @@
 size through the Hydra compose API, on tiny image folders made here (no real data needed)."""
 
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from gan_lab.jobs.train import train
 from tests.conftest import compose
+from tests.recipes_tiny import tiny_data
 
 DCGAN_TINY = ["model.generator.base_width=4", "model.discriminator.base_width=4", "model.generator.latent_dim=8"]
 STYLEGAN_TINY = [
@@ -25,29 +23,14 @@ RECIPES = {  # recipe -> (tiny model overrides, log keys its loss must write)
 }
 
 
-def save_noise(path: Path, size: tuple[int, int], seed: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    array = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    Image.fromarray(array).save(path)
-
-
-def tiny_data(root: Path, recipe: str) -> list[str]:
-    if recipe == "dcgan_celeba":  # a flat folder of 20x24 "faces", cropped 16 and kept at 16x16
-        for i in range(8):
-            save_noise(root / "faces" / f"{i:06d}.jpg", (20, 24), i)
-        return [f"dataset.root={root / 'faces'}", "dataset.center_crop=16", "dataset.image_size=16"]
-    for k in range(10):  # the CIFAR-10 JPEG tree, 2 images per class
-        for i in range(2):
-            save_noise(root / "cifar10-jpeg" / "train" / f"class{k}" / f"{i}.png", (32, 32), 10 * k + i)
-    return [f"paths.data_dir={root}", "dataset.download=false", "dataset.image_size=16"]
-
-
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
 def test_recipe_trains_two_steps_at_tiny_size(recipe, tmp_path):
     model_overrides, log_keys = RECIPES[recipe]
+    data_overrides = tiny_data(recipe, tmp_path / "data")  # the CIFAR-10 tree keeps its cache beside it
+    if not any(o.startswith("paths.cache_dir=") for o in data_overrides):
+        data_overrides.append(f"paths.cache_dir={tmp_path / 'cache'}")
     overrides = [
-        f"experiment={recipe}", *tiny_data(tmp_path / "data", recipe), *model_overrides,
-        f"paths.cache_dir={tmp_path / 'cache'}", "trainer.batch_size=4", "trainer.max_epochs=null",
+        f"experiment={recipe}", *data_overrides, *model_overrides, "trainer.batch_size=4", "trainer.max_epochs=null",
         "trainer.max_steps=2", "trainer.log_every=1", "trainer.sample_every=2", "trainer.checkpoint_every=2",
         "trainer.num_samples=10", "trainer.progress_bar=false", "trainer.device=cpu", "logger=none",
     ]
