@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from benchmarks.results_file import dated_result  # noqa: E402
-from benchmarks.throughput import GanLabLoop, compose, timed  # noqa: E402
+from benchmarks.training_loops import GanLabLoop, compose, timed  # noqa: E402
 
 VARIANTS = {
     "per-tensor": ["optimizer.fused=false"],

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,19 +31,12 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from benchmarks.machine import cpu_name, matmul_peak_gflops  # noqa: E402
 from gan_lab.evaluation.fidelity import network_layers, resolve_feature_network  # noqa: E402
 
 DEFAULT_WEIGHTS = os.environ.get(
     "GAN_LAB_FID_WEIGHTS", "/work/shared/weights/fid_inception_2015-12-05_torchscript.pt"
 )
-
-
-def cpu_name() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def network_gflop(weights: str, input_size: int) -> float:
@@ -54,18 +46,6 @@ def network_gflop(weights: str, input_size: int) -> float:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(torch.zeros(1, 3, input_size, input_size))
     return counter.get_total_flops() / 1e9
-
-
-def matmul_peak_gflops(threads: int, n: int = 2048, repeats: int = 5) -> float:
-    torch.set_num_threads(threads)
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
 
 
 class Config:

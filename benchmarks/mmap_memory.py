@@ -2,6 +2,7 @@
 
     python -m benchmarks.mmap_memory                        # 2k..16k generated 64x64 RGB images, 60 steps each
     python -m benchmarks.mmap_memory --base 64 --steps 2 --scales 1 2   # a seconds-long check that it runs
+    python -m benchmarks.mmap_memory --base 8000 --base-width 32 --steps 40 --threads 2   # 8k..64k images, cheap model
 
 For each scale and storage (mmap, memory) a fresh process trains the DCGAN 64x64 recipe (dcgan_celeba's
 model on a generated folder: random-noise JPEGs, `--base` x scale images) for `--steps` steps, with the
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,11 @@ def make_folder(root: Path, n: int, size: int = 64) -> Path:
     for i in range(len(list(root.glob("*.jpg"))), n):
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / f"{i:06d}.jpg", quality=90)
     return root
+
+
+def cpu_model() -> str:
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown")
 
 
 def memory_kib() -> dict[str, int]:
@@ -83,6 +91,7 @@ def child(args) -> None:
         f"trainer.sample_every={args.steps}", f"trainer.checkpoint_every={args.steps}", "trainer.eval_every=0",
         "trainer.progress_bar=false", "trainer.device=cpu", f"trainer.batch_size={args.batch_size}",
         f"trainer.num_threads={args.threads}", "logger=none", "overwrite=true",  # run dirs are this script's own
+        f"model.generator.base_width={args.base_width}", f"model.discriminator.base_width={args.base_width}",
     ]
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
@@ -96,6 +105,7 @@ def run_child(root: Path, cache: Path, run_dir: Path, storage: str, args) -> dic
         sys.executable, "-m", "benchmarks.mmap_memory", "--child", "--root", str(root), "--cache", str(cache),
         "--run-dir", str(run_dir), "--storage", storage, "--steps", str(args.steps), "--batch-size",
         str(args.batch_size), "--threads", str(args.threads), "--workers", str(args.workers),
+        "--base-width", str(args.base_width),
     ]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -111,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=0, help="dataset.num_workers of every run")
+    parser.add_argument("--base-width", type=int, default=128, help="G and D base width (dcgan_celeba: 128; "
+                        "smaller makes each step cheaper, so the data path is a larger share of it)")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per scale and storage, alternating their "
+                        "order; the table gives medians")
+    parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
     parser.add_argument("--work-dir", type=Path, default=None, help="generated folders and caches (default: temp)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root"), parser.add_argument("--cache"), parser.add_argument("--run-dir")
@@ -126,12 +141,20 @@ def main(argv: list[str] | None = None) -> int:
         for scale in args.scales:
             root = make_folder(work / f"images_{scale}x", args.base * scale)
             for storage in ("mmap", "memory"):
-                # A one-step run first builds the decode cache, so the measured run only reads it.
+                # A one-step run first builds the decode cache, so the measured runs only read it.
                 warm = argparse.Namespace(**{**vars(args), "steps": 1})
                 run_child(root, work / "cache", work / f"warm_{scale}_{storage}", storage, warm)
-                result = run_child(root, work / "cache", work / f"run_{scale}_{storage}", storage, args)
-                rows.append({"scale": scale, "images": args.base * scale, "storage": storage, **result})
-                print(f"{scale}x {storage}: {result}", file=sys.stderr, flush=True)
+            runs: dict[str, list[dict]] = {"mmap": [], "memory": []}
+            for r in range(args.rounds):  # alternate who goes first, so drift hits both alike
+                for storage in ("mmap", "memory") if r % 2 == 0 else ("memory", "mmap"):
+                    result = run_child(root, work / "cache", work / f"run_{scale}_{storage}", storage, args)
+                    runs[storage].append(result)
+                    print(f"{scale}x {storage} round {r + 1}: {result}", file=sys.stderr, flush=True)
+            for storage, results in runs.items():
+                row = {key: statistics.median(res[key] for res in results) for key in results[0]}
+                speeds = [res["img_per_s"] for res in results]
+                rows.append({"scale": scale, "images": args.base * scale, "storage": storage, **row,
+                             "img_per_s_rounds": speeds})
 
     print("| scale | images | storage | RssAnon MiB | RssFile MiB | VmHWM MiB | img/s | data_wait |")
     print("|---|---|---|---|---|---|---|---|")
@@ -146,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "flat" if abs(growth) <= 0.10 else "grows"
         print(f"{storage}: private memory {first['scale']}x -> {last['scale']}x {growth:+.1%} ({verdict}); "
               f"img/s {first['img_per_s']:.1f} -> {last['img_per_s']:.1f}")
+    if args.out:
+        meta = {"argv": sys.argv[1:], "load_average_at_end": os.getloadavg(), "cpu": cpu_model()}
+        args.out.write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
     return 0
 
 

@@ -2,7 +2,7 @@
 
     python benchmarks/profile_trainer_overhead.py [--recipe gan_mnist] [--steps 300] [--threads 1]
 
-Builds the recipe's Trainer (benchmarks.throughput.GanLabLoop) and the bare loop with the same models,
+Builds the recipe's Trainer (benchmarks.training_loops.GanLabLoop) and the bare loop with the same models,
 losses and batches (BareLoop), runs each for --steps steps under cProfile, and prints both totals, the
 functions whose own time differs most, and the share of the bare loop's time spent in the trainer's
 finiteness check (fused norm, isfinite, stack, _check_finite, all_finite). Noise on a shared machine
@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from benchmarks.throughput import BareLoop, GanLabLoop, compose  # noqa: E402
+from benchmarks.training_loops import BareLoop, GanLabLoop, compose  # noqa: E402
 
 CHECK = ("_foreach_norm", "isfinite", "torch.stack", "_check_finite", "all_finite")
 

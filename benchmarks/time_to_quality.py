@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from benchmarks.results_file import dated_result  # noqa: E402
-from benchmarks.throughput import GanLabLoop, compose  # noqa: E402
+from benchmarks.training_loops import GanLabLoop, compose  # noqa: E402
 from gan_lab.utils.rng import sampling_mode  # noqa: E402
 
 VARIANTS = {
