@@ -33,6 +33,8 @@ MODEL = {  # recipe -> tiny network overrides
     "dcgan_mnist_fast": DCGAN,
     "gan_mnist": MLP,
     "pix2pix_facades": PIX2PIX,
+    "sngan_cifar10": DCGAN,  # the same width and latent keys
+    "sngan_cifar10_cpu": DCGAN,
     "stylegan_cifar10": STYLEGAN,
     "wgan_gp_cifar10": DCGAN,
 }

@@ -1,5 +1,5 @@
-"""The recipes wgan_gp_cifar10, cwgan_gp_cifar10, stylegan_cifar10 and dcgan_celeba train for 2 steps at tiny
-size through the Hydra compose API, on tiny image folders made here (no real data needed)."""
+"""The recipes wgan_gp_cifar10, cwgan_gp_cifar10, sngan_cifar10(_cpu), stylegan_cifar10 and dcgan_celeba train
+for 2 steps at tiny size through the Hydra compose API, on tiny image folders made here (no real data needed)."""
 
 import json
 
@@ -18,6 +18,8 @@ STYLEGAN_TINY = [
 RECIPES = {  # recipe -> (tiny model overrides, log keys its loss must write)
     "wgan_gp_cifar10": (DCGAN_TINY, {"wasserstein", "gp", "g_loss"}),
     "cwgan_gp_cifar10": (DCGAN_TINY, {"wasserstein", "gp", "g_loss"}),
+    "sngan_cifar10": (DCGAN_TINY, {"d_loss", "d_real", "d_fake", "g_loss"}),
+    "sngan_cifar10_cpu": (DCGAN_TINY, {"d_loss", "d_real", "d_fake", "g_loss"}),
     "stylegan_cifar10": (STYLEGAN_TINY, {"d_loss", "r1", "g_loss"}),
     "dcgan_celeba": (DCGAN_TINY, {"d_loss", "g_loss"}),
 }

@@ -272,8 +272,10 @@ def test_resuming_with_changed_settings_warns_and_names_them(tmp_path, capsys):
             "model.generator.base_width=8",
             "model.discriminator.base_width=8",
         ],
+        # spectral norm: the power iteration's u, v change at every D forward and must come back exactly
+        ["model=sngan", "model.generator.base_width=4", "model.discriminator.base_width=4", "loss=hinge"],
     ],
-    ids=["mlp_dropout", "cgan_dcgan"],
+    ids=["mlp_dropout", "cgan_dcgan", "sngan_spectral_norm"],
 )
 def test_other_model_families_resume_exactly(model, tmp_path):
     not_dcgan = [o for o in SYNTHETIC if not o.startswith("model.")]  # TINY's widths are DCGAN keys

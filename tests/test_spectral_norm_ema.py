@@ -18,6 +18,7 @@ MODELS = {
     "cwgan": [],
     "stylegan": [],
     "pix2pix": ["dataset=facades", "dataset.image_size=32"],
+    "sngan": ["dataset=cifar10"],
 }
 SN_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)
 
@@ -42,6 +43,19 @@ def test_spectral_norm_reaches_every_layer_of_every_discriminator(model):
             _ = layer.weight
         # the weight D computes with has largest singular value 1 (the init's are ~0.1-0.9)
         assert largest_singular_value(layer) == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("recipe", ["sngan_cifar10", "sngan_cifar10_cpu"])
+def test_sngan_recipes_normalise_every_layer_of_a_discriminator_without_batchnorm(recipe):
+    """The standard CNN of the paper: spectral norm on by the recipe alone, LeakyReLU 0.1, no normalisation layer."""
+    cfg = compose([f"experiment={recipe}"])
+    D = build_discriminator(cfg)
+    weighted = [m for m in D.modules() if isinstance(m, SN_LAYERS)]
+    assert len(weighted) == 8  # 7 convs and the linear head at 32x32
+    assert all(nn.utils.parametrize.is_parametrized(m, "weight") for m in weighted)
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) for m in D.modules())
+    assert {m.negative_slope for m in D.modules() if isinstance(m, nn.LeakyReLU)} == {0.1}
+    assert cfg.loss._target_.endswith("HingeLoss") and cfg.model.generator.latent_dim == 128
 
 
 def test_spectral_norm_is_off_by_default_and_checked():
