@@ -180,8 +180,10 @@ class FidelityConfig:
 
 @dataclass
 class ClassifierConfig:  # trained once per dataset and cached under paths.cache_dir/classifiers
-    epochs: int = ranged(2, POSITIVE_INT)
-    width: int = ranged(32, POSITIVE_INT)
+    # null = the dataset's recipe (gan_lab/evaluation/classifier_nets.py): grey 2 epochs, width 32 (MNIST);
+    # RGB 15 epochs, width 32, VGG-style with augmentation (CIFAR-10). A number replaces the recipe's.
+    epochs: int | None = ranged(None, POSITIVE_INT)
+    width: int | None = ranged(None, POSITIVE_INT)
     min_share: float = ranged(0.1, NON_NEGATIVE)  # a class is "covered" at >= min_share of its uniform share
 
 

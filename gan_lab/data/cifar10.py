@@ -108,10 +108,17 @@ class CIFAR10Data(ImageData):
     def _load(self) -> None:
         self.images, self.labels = self._split("train", self.limit)
 
-    def reference_images(self, split: str = "test") -> Tensor:
+    def _reference_split(self, split: str) -> tuple[Tensor, Tensor | None]:
         if split not in ("train", "test"):
             raise UserError(f"cifar10 has splits train and test, not {split!r}")
         saved = self.source
-        images, _ = self._split(split, None)
+        images, labels = self._split(split, None)
         self.source = saved if self.images is not None else self.source
-        return images
+        return images, labels
+
+    def reference_images(self, split: str = "test") -> Tensor:
+        return self._reference_split(split)[0]
+
+    def reference_labels(self, split: str = "test") -> Tensor | None:
+        """Labels of reference_images(split), for the classifier metrics (None when num_classes is 0)."""
+        return self._reference_split(split)[1]

@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from gan_lab.errors import UserError
-from gan_lab.evaluation.classifier import classifier_metrics, load_or_train_classifier
+from gan_lab.evaluation.classifier import classifier_metrics, describe, load_or_train_classifier
 from gan_lab.evaluation.common import generate_samples
 from gan_lab.evaluation.fidelity import fidelity_metrics, reference_features, reference_key, resolve_feature_network
 
@@ -92,11 +92,11 @@ class TrainingEvaluator:
             out = {"eval/fid": results["fid"]["value"]}
         end = time.perf_counter()
         out["eval/seconds"] = end - start
+        judge = f" on {self._backend_text()}" if self._network is not None else f"; {describe(self._classifier[1])}"
         print(
             f"eval step {trainer.step}: {self.cfg.name} {out[self.monitor]:.4g} from {self.cfg.num_samples} samples "
             f"in {end - start:.1f} s (setup {t_setup - start:.1f} s, sampling {t_sampled - t_setup:.1f} s, "
-            f"features and metric {end - t_sampled:.1f} s"
-            + (f" on {self._backend_text()})" if self._network is not None else ")"),
+            f"features and metric {end - t_sampled:.1f} s{judge})",
             file=sys.stderr,
         )
         return out

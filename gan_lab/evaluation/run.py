@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.build import build_data
 from gan_lab.errors import UserError
-from gan_lab.evaluation.classifier import classifier_metrics, load_or_train_classifier
+from gan_lab.evaluation.classifier import classifier_metrics, describe, load_or_train_classifier
 from gan_lab.evaluation.common import generate_samples, library_versions, sha256_of
 from gan_lab.evaluation.fidelity import (
     FIDELITY_METRICS,
@@ -273,7 +273,7 @@ def format_table(report: dict) -> str:
             backend = r["feature_network"].get("backend", {}).get("name")
             note = f"{r['feature_network']['name']} features" + (f" on {backend}" if backend else "")
         elif "classifier" in r:
-            note = f"classifier test acc {r['classifier']['test_accuracy']:.4f}"
+            note = describe(r["classifier"])
         else:
             note = f"sigma {r['sigma']:.4g}, {r['units']}" if name == "parzen" else ""
         if name == "prc":
