@@ -35,13 +35,25 @@ MODEL = {  # recipe -> tiny network overrides
     "pix2pix_facades": PIX2PIX,
     "stylegan_cifar10": STYLEGAN,
     "wgan_gp_cifar10": DCGAN,
+    # CPU presets: their paper recipe's networks, at tiny size too
+    "cwgan_gp_cifar10_cpu": [*DCGAN, "model.generator.embed_dim=4"],
+    "dcgan_celeba_cpu": DCGAN,
+    "pix2pix_facades_cpu": PIX2PIX,
+    "stylegan_cifar10_cpu": STYLEGAN,
+    "wgan_gp_cifar10_cpu": DCGAN,
 }
 MNIST_LIKE = {"cgan_fashion_mnist", "cgan_mnist", "dcgan_mnist", "dcgan_mnist_fast", "gan_mnist"}  # need $GAN_LAB_DATA
 NEEDS_DATA = MNIST_LIKE | {"pix2pix_facades"}
 
 
+def paper_recipe(recipe: str) -> str:
+    """The recipe a CPU preset extends (itself for a paper recipe): it needs the same data."""
+    return recipe.removesuffix("_cpu")
+
+
 def has_data(recipe: str) -> bool:
     root = data_dir()
+    recipe = paper_recipe(recipe)
     if recipe not in NEEDS_DATA:
         return True
     return root is not None and (root / ("facades" if recipe == "pix2pix_facades" else "FashionMNIST")).is_dir()
@@ -56,6 +68,7 @@ def save_noise(path: Path, size: tuple[int, int], seed: int) -> None:
 def tiny_data(recipe: str, root: Path) -> list[str]:
     """Overrides pointing the recipe at tiny data: a noise folder for CelebA / CIFAR-10, a few real images
     (MNIST, Fashion-MNIST, facades) from $GAN_LAB_DATA otherwise."""
+    recipe = paper_recipe(recipe)
     if recipe in MNIST_LIKE:
         return ["dataset.limit=64"]
     if recipe == "pix2pix_facades":
