@@ -1,5 +1,6 @@
 """Paired metrics of an image-to-image checkpoint: python evaluate_paired.py ckpt=<path> [split=[train,val]]
-[eval_mode=train]. Writes <run dir>/eval/paired_<ckpt>_<splits>_<eval_mode>.json and prints a table; docs/pix2pix.md.
+[eval_mode=train]. Writes <run dir>/eval/paired_<ckpt>_<splits>_<eval_mode>.json and prints a table;
+docs/models/pix2pix.md.
 """
 
 from pathlib import Path

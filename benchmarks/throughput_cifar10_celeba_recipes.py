@@ -1,4 +1,4 @@
-"""Training throughput and a sample grid for the model-zoo-B recipes (docs/models_cifar10_celeba.md).
+"""Training throughput and a sample grid for the CIFAR-10 / CelebA recipes (docs/models/README.md, "Throughput").
 
 Each recipe trains from scratch at its default batch size and precision for a short run; img_per_s is
 read from the run's metrics.jsonl (real images consumed per second, i.e. batch_size x n_critic per

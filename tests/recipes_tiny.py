@@ -27,6 +27,7 @@ PIX2PIX = ["model.generator.base_width=4", "model.discriminator.base_width=4", "
 MODEL = {  # recipe -> tiny network overrides
     "cgan_fashion_mnist": [*DCGAN, "model.generator.embed_dim=4"],
     "cgan_mnist": CGAN_MLP,
+    "cgan_mnist_fast": [*DCGAN, "model.generator.embed_dim=4"],
     "cwgan_gp_cifar10": [*DCGAN, "model.generator.embed_dim=4"],
     "dcgan_celeba": DCGAN,
     "dcgan_mnist": DCGAN,
@@ -37,13 +38,27 @@ MODEL = {  # recipe -> tiny network overrides
     "sngan_cifar10_cpu": DCGAN,
     "stylegan_cifar10": STYLEGAN,
     "wgan_gp_cifar10": DCGAN,
+    # CPU presets: their paper recipe's networks, at tiny size too
+    "cwgan_gp_cifar10_cpu": [*DCGAN, "model.generator.embed_dim=4"],
+    "dcgan_celeba_cpu": DCGAN,
+    "pix2pix_facades_cpu": PIX2PIX,
+    "stylegan_cifar10_cpu": STYLEGAN,
+    "wgan_gp_cifar10_cpu": DCGAN,
 }
-MNIST_LIKE = {"cgan_fashion_mnist", "cgan_mnist", "dcgan_mnist", "dcgan_mnist_fast", "gan_mnist"}  # need $GAN_LAB_DATA
+MNIST_LIKE = {  # need $GAN_LAB_DATA
+    "cgan_fashion_mnist", "cgan_mnist", "cgan_mnist_fast", "dcgan_mnist", "dcgan_mnist_fast", "gan_mnist",
+}
 NEEDS_DATA = MNIST_LIKE | {"pix2pix_facades"}
+
+
+def paper_recipe(recipe: str) -> str:
+    """The recipe a CPU preset extends (itself for a paper recipe): it needs the same data."""
+    return recipe.removesuffix("_cpu")
 
 
 def has_data(recipe: str) -> bool:
     root = data_dir()
+    recipe = paper_recipe(recipe)
     if recipe not in NEEDS_DATA:
         return True
     return root is not None and (root / ("facades" if recipe == "pix2pix_facades" else "FashionMNIST")).is_dir()
@@ -58,6 +73,7 @@ def save_noise(path: Path, size: tuple[int, int], seed: int) -> None:
 def tiny_data(recipe: str, root: Path) -> list[str]:
     """Overrides pointing the recipe at tiny data: a noise folder for CelebA / CIFAR-10, a few real images
     (MNIST, Fashion-MNIST, facades) from $GAN_LAB_DATA otherwise."""
+    recipe = paper_recipe(recipe)
     if recipe in MNIST_LIKE:
         return ["dataset.limit=64"]
     if recipe == "pix2pix_facades":
