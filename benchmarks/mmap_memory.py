@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.machine import cpu_name
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -38,11 +40,6 @@ def make_folder(root: Path, n: int, size: int = 64) -> Path:
     for i in range(len(list(root.glob("*.jpg"))), n):
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / f"{i:06d}.jpg", quality=90)
     return root
-
-
-def cpu_model() -> str:
-    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown")
 
 
 def memory_kib() -> dict[str, int]:
@@ -170,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{storage}: private memory {first['scale']}x -> {last['scale']}x {growth:+.1%} ({verdict}); "
               f"img/s {first['img_per_s']:.1f} -> {last['img_per_s']:.1f}")
     if args.out:
-        meta = {"argv": sys.argv[1:], "load_average_at_end": os.getloadavg(), "cpu": cpu_model()}
+        meta = {"argv": sys.argv[1:], "load_average_at_end": os.getloadavg(), "cpu": cpu_name()}
         args.out.write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
     return 0
 
