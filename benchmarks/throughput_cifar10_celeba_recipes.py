@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -26,12 +25,20 @@ from hydra import compose, initialize_config_dir
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from a checkout
 
+from benchmarks.machine import cpu_name, load_average  # noqa: E402
 from gan_lab.jobs.train import train  # noqa: E402
 from gan_lab.tracking import read_metrics  # noqa: E402
 
 CONF_DIR = REPO / "conf"
 # Generator steps per short run: a few minutes each on a busy 2-core CPU.
 STEPS = {"wgan_gp_cifar10": 12, "cwgan_gp_cifar10": 12, "stylegan_cifar10": 24, "dcgan_celeba": 8}
+# The CPU presets (docs/models/): enough steps for ~30 s of idle 2-core training after the warm-up window, to
+# turn their images seen into minutes (`--recipes` picks them; not in the default set).
+CPU_PRESET_STEPS = {
+    "pix2pix_facades_cpu": 90, "wgan_gp_cifar10_cpu": 36, "cwgan_gp_cifar10_cpu": 36, "sngan_cifar10_cpu": 120,
+    "stylegan_cifar10_cpu": 36, "dcgan_celeba_cpu": 60,
+}
+ALL_STEPS = {**STEPS, **CPU_PRESET_STEPS}
 
 
 def run_recipe(name: str, steps: int, out: Path) -> dict:
@@ -68,23 +75,23 @@ def run_recipe(name: str, steps: int, out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="outputs/bench_cifar10_celeba_recipes")
-    parser.add_argument("--recipes", nargs="*", default=list(STEPS))
+    parser.add_argument("--recipes", nargs="*", default=list(STEPS), choices=list(ALL_STEPS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of steps")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
+    load_before = load_average()
     out = Path(args.out)
     results = []
     for name in args.recipes:
-        results.append(run_recipe(name, max(2, int(STEPS[name] * args.scale)), out))
+        results.append(run_recipe(name, max(2, int(ALL_STEPS[name] * args.scale)), out))
         print(json.dumps(results[-1]), flush=True)
     report = {
-        "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+        "machine": cpu_name(), "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
         # Other jobs on a shared machine slow every number down; the 1-minute load average says how busy it was.
-        "load_average_1min_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+        "load_average_1min_before_after": [round(load_before[0], 1), round(load_average()[0], 1)],
         "results": results,
     }
     (out / "throughput.json").write_text(json.dumps(report, indent=2))
