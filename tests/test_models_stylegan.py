@@ -111,7 +111,7 @@ def test_synthesis_takes_a_per_layer_w_tensor_and_given_noise_maps():
         assert torch.equal(G.synthesis(styles, drawn), G(z))
         assert torch.equal(G.synthesis([w] * G.num_layers, drawn), G.synthesis(styles, drawn))
         zero = [torch.zeros(1, 1, r, r) for r in G.layer_resolutions]  # broadcast over the batch
-        assert torch.equal(G.synthesis(styles, zero), G.synthesis(styles, zero))
+        assert torch.equal(G.synthesis(styles, zero), G.synthesis(styles, zero))  # given noise: no draws inside
         assert not torch.equal(G.synthesis(styles, zero), G.synthesis(styles, drawn))
         with pytest.raises(ValueError, match="one style"):
             G.synthesis([w] * (G.num_layers - 1))

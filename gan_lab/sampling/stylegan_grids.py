@@ -26,10 +26,13 @@ from gan_lab.utils.latents import latents
 NOISE_STREAM = 0x7374796C65  # "style": keeps the noise maps apart from z drawn with the same seed
 
 
+def has_style_hook(generator: nn.Module) -> bool:
+    methods = all(callable(getattr(generator, name, None)) for name in ("mapping", "synthesis"))
+    return methods and hasattr(generator, "layer_resolutions")
+
+
 def require_style_hook(generator: nn.Module, mode: str) -> None:
-    if not all(callable(getattr(generator, name, None)) for name in ("mapping", "synthesis")) or not hasattr(
-        generator, "layer_resolutions"
-    ):
+    if not has_style_hook(generator):
         raise UserError(
             f"mode={mode} needs a StyleGAN generator (mapping, per-layer synthesis); this checkpoint's generator "
             f"is {type(generator).__name__}: use mode=grid or mode=interpolate"
