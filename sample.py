@@ -1,5 +1,6 @@
-"""Pictures from a checkpoint or a run: python sample.py ckpt=<path> [mode=grid|per_class|interpolate|translate]
-or python sample.py run=<run dir> mode=progress|curves. Options in gan_lab/config/schemas.py; docs/sampling.md."""
+"""Pictures from a checkpoint or a run: python sample.py ckpt=<path> [mode=grid|per_class|interpolate|translate|
+style_mixing|noise_resampling] or python sample.py run=<run dir> mode=progress|curves. Options in
+gan_lab/config/schemas.py; docs/sampling.md."""
 
 from pathlib import Path
 

@@ -54,6 +54,69 @@ def test_noise_injection_makes_outputs_stochastic_once_learned():
     assert not torch.equal(G(z), G(z))
 
 
+def forward_before_the_synthesis_hook(G, z):
+    """The generator's forward as it was before synthesis took per-layer noise (commit 8fd6b0d), written out
+    from its parts: the new forward must compute exactly this, draw for draw."""
+    styles = G.layer_styles(z)
+    x = G.const.expand(z.shape[0], -1, -1, -1)
+    rgb = None
+    for i, res in enumerate(G.resolutions):
+        if res > 4:
+            x = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        for j in (2 * i, 2 * i + 1):
+            layer = G.layers[j]
+            h = layer.conv(x)
+            h = h + layer.noise.weight * torch.randn(h.shape[0], 1, h.shape[2], h.shape[3], dtype=h.dtype)
+            x = layer.adain(torch.nn.functional.leaky_relu(h, 0.2), styles[j])
+        out = G.to_rgb[i](x)
+        rgb = out if rgb is None else torch.nn.functional.interpolate(
+            rgb, scale_factor=2, mode="bilinear", align_corners=False) + out
+    return torch.tanh(rgb)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_the_default_forward_is_bit_identical_to_the_one_before_the_synthesis_hook(training):
+    torch.manual_seed(0)
+    G, _ = tiny_pair(16, style_mixing_prob=1.0 if training else 0.0)
+    for layer in G.layers:
+        layer.noise.weight.data.normal_()  # noise that shows (zero at init)
+    G.train(training)
+    z = torch.randn(3, 8)
+    with torch.no_grad():
+        torch.manual_seed(7)
+        new = G(z)
+        torch.manual_seed(7)
+        old = forward_before_the_synthesis_hook(G, z)
+        torch.manual_seed(8)
+        other = G(z)
+    assert torch.equal(new, old)
+    assert not torch.equal(new, other)  # the noise (and in training the mixing) really drew from the seed
+
+
+def test_synthesis_takes_a_per_layer_w_tensor_and_given_noise_maps():
+    torch.manual_seed(0)
+    G, _ = tiny_pair(16, style_mixing_prob=0.0)
+    for layer in G.layers:
+        layer.noise.weight.data.fill_(0.5)
+    G.eval()
+    z = torch.randn(2, 8)
+    w = G.mapping(z)
+    with torch.no_grad():
+        styles = torch.stack([w] * G.num_layers, dim=1)  # (N, num_layers, w_dim)
+        assert styles.shape == (2, G.num_layers, 8)
+        # the noise the default draws: per layer, in order, (N, 1, res, res)
+        torch.manual_seed(3)
+        drawn = [torch.randn(2, 1, r, r) for r in G.layer_resolutions]
+        torch.manual_seed(3)
+        assert torch.equal(G.synthesis(styles, drawn), G(z))
+        assert torch.equal(G.synthesis([w] * G.num_layers, drawn), G.synthesis(styles, drawn))
+        zero = [torch.zeros(1, 1, r, r) for r in G.layer_resolutions]  # broadcast over the batch
+        assert torch.equal(G.synthesis(styles, zero), G.synthesis(styles, zero))  # given noise: no draws inside
+        assert not torch.equal(G.synthesis(styles, zero), G.synthesis(styles, drawn))
+        with pytest.raises(ValueError, match="one style"):
+            G.synthesis([w] * (G.num_layers - 1))
+
+
 def test_minibatch_stddev_feature_is_the_group_std():
     x = torch.tensor([0.0, 0.0, 2.0, 2.0]).view(4, 1, 1, 1).expand(4, 1, 2, 2)
     out = minibatch_stddev(x, group_size=2)  # groups (x0, x2), (x1, x3) = (0, 2): std 1

@@ -115,7 +115,7 @@ def trainer_cross_checks(cfg) -> str | None:
 # works as before: a mode reads its own options and leaves the others.
 @dataclass
 class SampleConfig:
-    ckpt: str | None = None  # checkpoint written by train.py (modes grid, per_class, interpolate, translate)
+    ckpt: str | None = None  # checkpoint written by train.py (every mode but progress and curves)
     run: str | None = None  # a training run dir (progress, curves; ckpt modes then use <run>/checkpoints/last.ckpt)
     out: str | None = None  # main output file; null = <run>/samples/<mode>_seed<seed>.<ext> (plots/ for run modes)
     ext: str = "png"  # image format of default output names
@@ -146,6 +146,21 @@ class SampleConfig:
     k: int = ranged(8, NON_NEGATIVE)  # images per row (the first k of each grid); 0 = the whole grids stacked
     # curves
     smoothing: float = ranged(0.9, FRACTION)  # exponential moving average weight of the smoothed line
+    # style_mixing (StyleGAN): row 0 = sources_a images A; per row group, sources_b rows: column 0 = a source
+    # B, cell = B's w at the group's style layers, A's at the others
+    sources_a: int = ranged(5, POSITIVE_INT)
+    sources_b: int = ranged(3, POSITIVE_INT)  # B images per row group
+    # [start, stop) ranges of style layers taken from B, one row group each, e.g. [[0,4],[4,6],[6,8]];
+    # null = coarse / middle / fine (the resolutions split in three)
+    mix_layers: list[list[int]] | None = None
+    # noise_resampling (StyleGAN): `rows` w's, each with `resamples` noise draws and the per-pixel standard
+    # deviation over `std_samples` draws
+    rows: int = ranged(4, POSITIVE_INT)
+    resamples: int = ranged(4, POSITIVE_INT)
+    std_samples: int = ranged(100, AT_LEAST_2)
+    # both StyleGAN modes: the noise maps come from noise_seed (null = seed), times noise_strength (0 = none)
+    noise_seed: int | None = ranged(None, NON_NEGATIVE)
+    noise_strength: float = ranged(1.0, NON_NEGATIVE)
     # translate (image-to-image models)
     input: str | None = None  # an image file or folder of source images
     # train: dropout and per-image batch statistics at test time (pix2pix paper) | eval

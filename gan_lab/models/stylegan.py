@@ -72,15 +72,19 @@ class MappingNetwork(nn.Module):
 
 
 class NoiseInjection(nn.Module):
-    """Adds per-pixel Gaussian noise, scaled by a learned per-channel weight (zero at start)."""
+    """Adds per-pixel Gaussian noise, scaled by a learned per-channel weight (zero at start).
+
+    noise: a given map (N or 1, 1, H, W) instead of a fresh draw, so pictures can hold the noise fixed or
+    resample it on purpose (sampling/stylegan_grids.py)."""
 
     def __init__(self, channels: int):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
-    def forward(self, x: Tensor) -> Tensor:
-        noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
-        return x + self.weight * noise
+    def forward(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
+        if noise is None:
+            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+        return x + self.weight * noise.to(x.dtype)
 
 
 class AdaIN(nn.Module):
@@ -105,8 +109,8 @@ class StyleLayer(nn.Module):
         self.noise = NoiseInjection(out_channels)
         self.adain = AdaIN(out_channels, w_dim)
 
-    def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        return self.adain(F.leaky_relu(self.noise(self.conv(x)), 0.2), w)
+    def forward(self, x: Tensor, w: Tensor, noise: Tensor | None = None) -> Tensor:
+        return self.adain(F.leaky_relu(self.noise(self.conv(x), noise), 0.2), w)
 
 
 def upsample(x: Tensor) -> Tensor:
@@ -153,6 +157,11 @@ class StyleGANGenerator(nn.Module):
     def num_layers(self) -> int:
         return len(self.layers)
 
+    @property
+    def layer_resolutions(self) -> list[int]:
+        """The resolution each style layer works at (two layers per resolution): the shape of its noise map."""
+        return [res for res in self.resolutions for _ in range(2)]
+
     def layer_styles(self, z: Tensor) -> list[Tensor]:
         """The w each style layer gets; in training, with style_mixing_prob, two w's switch at a random layer
         (style mixing regularisation: neighbouring styles must not rely on each other)."""
@@ -165,14 +174,22 @@ class StyleGANGenerator(nn.Module):
             styles = [w] * crossover + [w2] * (self.num_layers - crossover)
         return styles
 
-    def synthesis(self, styles: list[Tensor]) -> Tensor:
+    def synthesis(self, styles: list[Tensor] | Tensor, noise: list[Tensor] | None = None) -> Tensor:
+        """Images from one w per style layer: a list of num_layers (N, w_dim) tensors or one
+        (N, num_layers, w_dim) tensor, so each layer can take another image's style (style mixing).
+        noise: one map per layer (N or 1, 1, res, res) at layer_resolutions; None draws fresh noise."""
+        if isinstance(styles, Tensor):
+            styles = list(styles.unbind(1))
+        if len(styles) != self.num_layers or (noise is not None and len(noise) != self.num_layers):
+            raise ValueError(f"synthesis takes one style (and noise map) per layer: {self.num_layers}")
+        noise = [None] * self.num_layers if noise is None else noise
         x = self.const.expand(styles[0].shape[0], -1, -1, -1)
         rgb = None
         for i, res in enumerate(self.resolutions):
             if res > 4:
                 x = upsample(x)
-            x = self.layers[2 * i](x, styles[2 * i])
-            x = self.layers[2 * i + 1](x, styles[2 * i + 1])
+            x = self.layers[2 * i](x, styles[2 * i], noise[2 * i])
+            x = self.layers[2 * i + 1](x, styles[2 * i + 1], noise[2 * i + 1])
             out = self.to_rgb[i](x)
             rgb = out if rgb is None else upsample(rgb) + out
         return torch.tanh(rgb)

@@ -4,6 +4,7 @@
 - files: grids, strips and GIFs on disk
 - progress: a run's saved grids as one sheet and a GIF
 - translate: image-to-image translation of a user's own images (pix2pix)
+- stylegan_grids: StyleGAN's style-mixing and noise-resampling figures
 - modes: sample.py's modes, one function each, selected by the config group conf/mode/
 - end_of_training: the pictures of a finished run (called by training.run; a callback in phase 2)
 """

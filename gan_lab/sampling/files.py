@@ -1,10 +1,11 @@
-"""Picture files: grids, interpolation strips and animated GIFs.
+"""Picture files: grids, interpolation strips, animated GIFs and the JSON that says how a picture was made.
 
 Images follow torchvision's save_image / make_grid conventions: values mapped from [-1, 1], 2 px padding.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -13,6 +14,7 @@ from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
 from gan_lab.errors import UserError
+from gan_lab.utils.io import atomic_write_text
 
 PADDING = 2  # make_grid's default, also used by the trainer's sample grids
 
@@ -39,6 +41,11 @@ def save_grid(images: Tensor, path: Path, nrow: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(images, path, nrow=nrow, padding=PADDING, normalize=True, value_range=(-1, 1))
     return path
+
+
+def write_sidecar(image: Path, record: dict) -> Path:
+    """<image>.json beside a picture: what made it (checkpoint, weights, seeds) and how to read its layout."""
+    return atomic_write_text(image.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
 
 
 def write_interpolation(strips: Tensor, out: Path, frame_ms: int, per_pair: bool = True) -> list[Path]:

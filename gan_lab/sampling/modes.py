@@ -20,8 +20,15 @@ from gan_lab.sampling.draw import (
     sample_grid,
     sample_per_class,
 )
-from gan_lab.sampling.files import save_grid, write_interpolation
+from gan_lab.sampling.files import save_grid, write_interpolation, write_sidecar
 from gan_lab.sampling.progress import progress_gif, progress_sheet, run_config
+from gan_lab.sampling.stylegan_grids import (
+    mix_groups,
+    noise_resampling_grid,
+    require_style_hook,
+    style_mixing_grid,
+    with_std_column,
+)
 from gan_lab.sampling.translate import translate as translate_images
 
 
@@ -53,11 +60,16 @@ def output_path(cfg: DictConfig, default_name: str, under: Path) -> Path:
     return Path(cfg.out) if cfg.get("out") else under / f"{default_name}.{ext}"
 
 
-def _generator(cfg: DictConfig, ckpt: Path):
+def _loaded(cfg: DictConfig, ckpt: Path):
     from gan_lab.training.precision import resolve_device
 
     device = resolve_device(cfg.device)
-    generator, _, _ = load_generator(ckpt, use_ema=cfg.ema, device=device, trust=bool(cfg.get("trust_checkpoint")))
+    generator, _, state = load_generator(ckpt, use_ema=cfg.ema, device=device, trust=bool(cfg.get("trust_checkpoint")))
+    return generator, device, state
+
+
+def _generator(cfg: DictConfig, ckpt: Path):
+    generator, device, _ = _loaded(cfg, ckpt)
     return generator, device
 
 
@@ -98,6 +110,63 @@ def translate(cfg: DictConfig, ckpt: Path, run: Path) -> list[Path]:
         device=resolve_device(cfg.device), trust=bool(cfg.get("trust_checkpoint")),
     )
     return [Path(p) for p in written] if written else [out_dir]
+
+
+# -- StyleGAN's figures: each picture with a sidecar JSON saying which weights and seeds made it ---------------
+def _stylegan(cfg: DictConfig, ckpt: Path, mode: str):
+    """The generator (checked to be a StyleGAN before anything is drawn or written), its device and what the
+    sidecar records about it: which weights were used (the checkpoint's "ema" or "generator" entry)."""
+    generator, device, state = _loaded(cfg, ckpt)
+    require_style_hook(generator, mode)
+    weights = "ema" if state["used_ema"] else "generator"
+    about = {
+        "mode": mode, "checkpoint": str(ckpt), "step": state.get("step"), "generator": type(generator).__name__,
+        "weights": weights, "ema_requested": bool(cfg.ema), "seed": int(cfg.seed),
+        "noise_seed": int(cfg.seed if cfg.noise_seed is None else cfg.noise_seed),
+        "noise_strength": float(cfg.noise_strength), "layer_resolutions": list(generator.layer_resolutions),
+    }
+    return generator, device, about
+
+
+def style_mixing(cfg: DictConfig, ckpt: Path, run: Path) -> list[Path]:
+    generator, device, about = _stylegan(cfg, ckpt, "style_mixing")
+    groups = mix_groups(generator.layer_resolutions, list(cfg.mix_layers) if cfg.mix_layers is not None else None)
+    cells = style_mixing_grid(
+        generator, cfg.sources_a, cfg.sources_b, groups, cfg.seed, about["noise_seed"], cfg.noise_strength, device
+    )
+    out = output_path(cfg, f"style_mixing_{about['weights']}_seed{cfg.seed}", run / "samples")
+    image = save_grid(cells.flatten(0, 1), out, nrow=cells.shape[1])
+    nb = cfg.sources_b
+    groups_info = [
+        {"name": g.name, "layers_from_b": [g.start, g.stop], "rows": list(range(1 + k * nb, 1 + (k + 1) * nb)),
+         "resolutions_from_b": sorted(set(generator.layer_resolutions[g.start : g.stop]))}
+        for k, g in enumerate(groups)
+    ]
+    layout = (
+        "row 0: sources A (column 0 blank); then per group, sources_b rows: column 0 = source B, column 1 + a = "
+        "B's w at the group's style layers [start, stop), A's at the others; one noise realization throughout"
+    )
+    record = {**about, "sources_a": cfg.sources_a, "sources_b": cfg.sources_b, "groups": groups_info,
+              "layout": layout}
+    return [image, write_sidecar(image, record)]
+
+
+def noise_resampling(cfg: DictConfig, ckpt: Path, run: Path) -> list[Path]:
+    generator, device, about = _stylegan(cfg, ckpt, "noise_resampling")
+    images, std = noise_resampling_grid(
+        generator, cfg.rows, cfg.resamples, cfg.std_samples, cfg.seed, about["noise_seed"], cfg.noise_strength, device
+    )
+    cells, scale = with_std_column(images, std)
+    out = output_path(cfg, f"noise_resampling_{about['weights']}_seed{cfg.seed}", run / "samples")
+    image = save_grid(cells.flatten(0, 1), out, nrow=cells.shape[1])
+    layout = (
+        "row i: one w; columns 0..resamples-1: noise realizations 0..resamples-1; last column: each pixel's "
+        "standard deviation over realizations 0..std_samples-1 (images in [-1, 1], mean over channels), "
+        "black 0, white std_scale"
+    )
+    record = {**about, "rows": cfg.rows, "resamples": cfg.resamples, "std_samples": cfg.std_samples,
+              "std_scale": scale, "mean_std_per_row": [float(s) for s in std.mean(dim=(1, 2))], "layout": layout}
+    return [image, write_sidecar(image, record)]
 
 
 # -- from a run dir ---------------------------------------------------------------------------------------------
