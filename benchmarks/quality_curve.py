@@ -1,11 +1,17 @@
 """Time to quality of one train.py run: FID against training wall-clock time.
 
     python benchmarks/quality_curve.py <run dir> [--fid-thresholds 50 20 10] [--json out.json]
+        [--img-per-s 150.4] [--plot curve.png]
 
 Reads <run dir>/metrics.jsonl (train_seconds: wall time of fit() outside in-training evaluation, and
 eval/classifier_fid when the run had trainer.eval_every) and every <run dir>/eval/*.json written by
 evaluate.py that holds an FID (Inception FID of a checkpoint; its protocol gives the step and sample
 counts). Prints one row per evaluated step and the first training time at which each threshold was met.
+
+Images seen (generator steps x batch x n_critic, from the run's .hydra/config.yaml) do not depend on how
+loaded the machine was. A run trained with 1 thread beside other jobs has train_seconds that say nothing
+about an idle 2-core machine: `--img-per-s R` adds the minutes those images take at R img/s measured on an
+idle machine (benchmarks/throughput_cifar10_celeba_recipes.py), and `--plot` draws FID vs both.
 benchmarks/time_to_quality_inception.sh runs the whole protocol (train, evaluate checkpoints, this).
 """
 
@@ -17,6 +23,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from omegaconf import OmegaConf  # noqa: E402
 
 from gan_lab.tracking import read_metrics  # noqa: E402
 
@@ -45,13 +53,41 @@ def inception_fids(run_dir: Path) -> list[dict]:
         if fid is None:
             continue
         protocol = result["protocol"]
+        kid = result["metrics"].get("kid")
         rows.append({
             "step": protocol["step"], "fid": fid["value"], "file": path.name,
+            "kid": kid and kid["value"], "kid_std": kid and kid.get("std"),
             "num_samples": protocol["num_samples"], "reference": protocol["reference"],
             "feature_network": fid["feature_network"]["torch_fidelity_name"],
             "warnings": fid.get("warnings", []),
         })
     return sorted(rows, key=lambda r: r["step"])
+
+
+def images_per_step(run_dir: Path) -> int:
+    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    return int(cfg.trainer.batch_size) * int(cfg.trainer.get("n_critic", 1))
+
+
+def plot_fid(fids: list[dict], img_per_s: float | None, title: str, path: Path) -> None:
+    from matplotlib.figure import Figure  # object API, no display (as gan_lab.plots)
+
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.add_subplot()
+    for n in sorted({r["num_samples"] for r in fids}):
+        rows = [r for r in fids if r["num_samples"] == n]
+        ax.plot([r["images"] for r in rows], [r["fid"] for r in rows], "o-", label=f"FID, {n} samples")
+    ax.set_xlabel("images seen")
+    ax.set_ylabel("Inception FID")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if img_per_s:
+        top = ax.secondary_xaxis("top", functions=(lambda x: x / img_per_s / 60, lambda m: m * 60 * img_per_s))
+        top.set_xlabel(f"minutes at {img_per_s:g} img/s (idle, measured)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
 
 
 def main() -> None:
@@ -60,6 +96,9 @@ def main() -> None:
     parser.add_argument("--fid-thresholds", type=float, nargs="*", default=[50.0, 20.0, 10.0])
     parser.add_argument("--cfid-thresholds", type=float, nargs="*", default=[20.0, 10.0, 5.0])
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--img-per-s", type=float, default=None,
+                        help="idle-machine img/s of this recipe: adds minutes = images seen / this rate")
+    parser.add_argument("--plot", type=Path, default=None, help="PNG of Inception FID vs images seen (and minutes)")
     args = parser.parse_args()
 
     records = read_metrics(args.run_dir / "metrics.jsonl")
@@ -68,18 +107,26 @@ def main() -> None:
         raise SystemExit(f"{args.run_dir}/metrics.jsonl has no train_seconds (written by train.py since 2026-11-26)")
     cfid = {r["step"]: r["eval/classifier_fid"] for r in records if "eval/classifier_fid" in r}
     fids = inception_fids(args.run_dir)
+    per_step = images_per_step(args.run_dir)
     for row in fids:
         row["train_seconds"] = seconds_at(row["step"], seconds)
+        row["images"] = row["step"] * per_step
+        if args.img_per_s:
+            row["idle_minutes"] = row["images"] / args.img_per_s / 60
 
-    print(f"run {args.run_dir}")
-    print(f"{'step':>6} {'train min':>9} {'classifier FID':>14} {'Inception FID':>13}")
+    print(f"run {args.run_dir} ({per_step} images per generator step)")
+    idle = f" {'idle min':>8}" if args.img_per_s else ""
+    print(f"{'step':>6} {'images':>9} {'train min':>9}{idle} {'classifier FID':>14} {'Inception FID':>13} {'KID':>8}")
     fid_by_step = {r["step"]: r for r in fids}
     for step in sorted(set(cfid) | set(fid_by_step)):
         t = seconds_at(step, seconds)
         minutes = f"{t / 60:9.1f}" if t is not None else f"{'-':>9}"
+        idle = f" {step * per_step / args.img_per_s / 60:8.1f}" if args.img_per_s else ""
         c = f"{cfid[step]:14.2f}" if step in cfid else f"{'-':>14}"
-        f = f"{fid_by_step[step]['fid']:13.2f}" if step in fid_by_step else f"{'-':>13}"
-        print(f"{step:>6} {minutes} {c} {f}")
+        row = fid_by_step.get(step)
+        f = f"{row['fid']:13.2f}" if row else f"{'-':>13}"
+        k = f"{row['kid']:8.4f}" if row and row["kid"] is not None else f"{'-':>8}"
+        print(f"{step:>6} {step * per_step:>9,} {minutes}{idle} {c} {f} {k}")
     for row in fids:
         print(f"  Inception FID at step {row['step']}: {row['num_samples']} samples vs {row['reference']['dataset']} "
               f"{row['reference']['split']} ({row['reference']['size']} images), {row['feature_network']} "
@@ -106,7 +153,11 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         out = {"run_dir": str(args.run_dir), "classifier_fid": cfid, "inception_fid": fids, "reached": reached,
                "train_seconds": seconds}
+        out["images_per_step"], out["idle_img_per_s"] = per_step, args.img_per_s
         args.json.write_text(json.dumps(out, indent=2, default=str) + "\n")
+    if args.plot and fids:
+        plot_fid(fids, args.img_per_s, str(args.run_dir), args.plot)
+        print(f"wrote {args.plot}")
 
 
 if __name__ == "__main__":

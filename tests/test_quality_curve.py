@@ -30,6 +30,8 @@ def _run_dir(tmp_path: Path) -> Path:
         }
         (tmp_path / "eval" / f"fid-{step}.json").write_text(json.dumps(result))
     (tmp_path / "eval" / "parzen.json").write_text(json.dumps({"metrics": {"parzen": {}}, "protocol": {}}))
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("trainer:\n  batch_size: 64\n  n_critic: 2\n")
     return tmp_path
 
 
@@ -43,5 +45,19 @@ def test_curve_reports_the_first_evaluated_step_under_each_threshold(tmp_path):
     ).stdout
     reached = json.loads(out.read_text())["reached"]
     assert reached["fid<=50"] == {"step": 200, "train_seconds": 1200.0}
+    assert "   200    25,600" in printed  # images seen = steps x batch 64 x n_critic 2
     assert reached["fid<=5"] is None and "fid <= 5: not reached (best 9.00)" in printed
     assert reached["classifier_fid<=20"] is None
+
+
+def test_curve_turns_images_seen_into_idle_minutes_and_plots(tmp_path):
+    run = _run_dir(tmp_path)
+    out, png = tmp_path / "curve.json", tmp_path / "curve.png"
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "quality_curve.py"), str(run), "--img-per-s", "128",
+         "--json", str(out), "--plot", str(png)], check=True, capture_output=True, text=True,
+    )
+    fids = json.loads(out.read_text())["inception_fid"]
+    assert [r["images"] for r in fids] == [12800, 25600]
+    assert [round(r["idle_minutes"], 4) for r in fids] == [round(12800 / 128 / 60, 4), round(25600 / 128 / 60, 4)]
+    assert png.stat().st_size > 1000
