@@ -260,9 +260,12 @@ def test_two_step_run_writes_translation_grid_then_evaluates_and_translates(tmp_
     assert grid.size == (3 * 34 + 2, 2 * 34 + 2)  # rows of source | generated | target, 32px + 2px padding
 
     ckpt = run_dir / "checkpoints" / "last.ckpt"
-    out = evaluate_paired_job(compose([f"ckpt={ckpt}", "split=[train,val]", "eval_mode=eval"], "evaluate_paired"))
+    # metrics=[]: L1 / PSNR / SSIM only, no feature network (FID / KID: tests/test_paired_fidelity.py)
+    args = [f"ckpt={ckpt}", "split=[train,val]", "eval_mode=eval", "metrics=[]"]
+    out = evaluate_paired_job(compose(args, "evaluate_paired"))
     result = json.loads(out.read_text())
     assert result["protocol"]["eval_mode"] == "eval" and result["step"] == 2
+    assert "fid" not in result["metrics"]["val"] and result["protocol"]["fidelity"] is None
     assert result["metrics"]["train"]["num_pairs"] == 4 and result["metrics"]["val"]["num_pairs"] == 3
     assert 0 < result["metrics"]["val"]["l1"] < 2 and -1 <= result["metrics"]["val"]["ssim"] <= 1
 

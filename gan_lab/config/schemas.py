@@ -238,6 +238,13 @@ class EvaluateConfig:
 
 # -- evaluate_paired.py: conf/evaluate_paired.yaml ------------------------------------------------------------
 @dataclass
+class PairedFidelityConfig(FidelityConfig):
+    # null = each split's own size, at most 1000 (facades: 400 train, 100 val; KID is unbiased at any subset size,
+    # gan_lab/evaluation/paired_fidelity.py); N (2..the smallest split) for every split
+    kid_subset_size: int | None = ranged(None, AT_LEAST_2)
+
+
+@dataclass
 class EvaluatePairedConfig:
     ckpt: str = "???"  # a pix2pix checkpoint
     split: Any = field(default_factory=lambda: ["train", "val"])  # a split (split=val) or a list (split=[train,val])
@@ -251,6 +258,12 @@ class EvaluatePairedConfig:
     ema: bool = True
     device: str = "cpu"
     debug: bool = False
+    # of G(source) against the split's real targets, beside L1 / PSNR / SSIM (always computed): any of fid kid prc;
+    # [] skips them (no feature network needed)
+    metrics: list[str] = field(default_factory=lambda: ["fid", "kid"])
+    fidelity: PairedFidelityConfig = field(default_factory=PairedFidelityConfig)  # as evaluate.py's fidelity.*
+    cache_dir: str = "${oc.env:GAN_LAB_CACHE,.cache/gan_lab}"  # reference features of each split's targets
+    grid_rows: int = ranged(8, NON_NEGATIVE)  # first N pairs per split, rows of source | translated | target; 0 = none
 
 
 CROSS_CHECKS = {TrainerConfig: trainer_cross_checks}

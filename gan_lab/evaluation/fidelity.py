@@ -217,6 +217,11 @@ def _create_extractor(network: FeatureNetwork, layers: list[str]):
     return extractor
 
 
+def check_feature_network(network: FeatureNetwork) -> None:
+    """Load the network once: missing or undownloadable weights fail here, before minutes of other work."""
+    _create_extractor(network, network_layers(network))
+
+
 def network_layers(network: FeatureNetwork) -> list[str]:
     return [network.pool_layer] + ([network.logits_layer] if network.logits_layer else [])
 

@@ -1,14 +1,17 @@
-"""Paired translation metrics: mean L1, PSNR and SSIM of G(source) against the target, per split.
+"""Paired translation metrics per split: mean L1, PSNR and SSIM of G(source) against the target, and FID / KID of
+the translations against the split's real targets (gan_lab.evaluation.paired_fidelity), plus a translation grid.
 
     python evaluate_paired.py ckpt=<run>/checkpoints/last.ckpt [split=[train,val]] [eval_mode=train]
-        [batch_size=1] [limit=null] [seed=0] [data_dir=null] [out=null]      (options: conf/evaluate_paired.yaml)
+        [metrics=[fid,kid]] [grid_rows=8] [batch_size=1] [limit=null] [seed=0] [data_dir=null] [out=null]
+        (options: conf/evaluate_paired.yaml)
 
 Evaluating train and val side by side shows overfitting (sharp on train, blurry
 on val). Protocol, written into the JSON with every number: each split resized
 straight to the model's image size (bicubic, no crop or flip), G run in
 `eval_mode` (train: dropout on and BatchNorm on batch statistics, the paper's
 test-time setting; eval: running statistics, no dropout) on batches of
-`batch_size` (1 = per-image statistics, as in the paper), dropout seeded.
+`batch_size` (1 = per-image statistics, as in the paper), dropout seeded. Every
+metric reads the same translations, quantised to uint8 as a saved PNG would be.
 """
 
 from __future__ import annotations
@@ -21,9 +24,14 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 from torch import Tensor
+from torchvision.utils import save_image
 
-from gan_lab.data.base import to_uint8, to_unit_range
+from gan_lab.config import validate
+from gan_lab.config.schemas import PairedFidelityConfig
+from gan_lab.data.base import Batch, to_uint8, to_unit_range
 from gan_lab.errors import UserError
+from gan_lab.evaluation.common import library_versions, sha256_of
+from gan_lab.evaluation.paired_fidelity import check_metric_names, setup_fidelity, split_fidelity
 from gan_lab.loading import load_generator, run_dir_of
 from gan_lab.utils.io import atomic_write_bytes
 from gan_lab.utils.paths import relocate
@@ -100,6 +108,59 @@ def load_paired_data(cfg, data_dir: str | None, limit: int | None):
     return data
 
 
+def paired_request(ckpt, splits, eval_mode, batch_size, limit, seed, use_ema, metrics, fidelity) -> dict:
+    """What determines the numbers of a paired evaluation: a result file holding another request is not overwritten."""
+    request = {
+        "checkpoint_sha256": sha256_of(ckpt),
+        "splits": list(splits),
+        "eval_mode": eval_mode,
+        "batch_size": batch_size,
+        "limit": limit,
+        "seed": seed,
+        "ema": use_ema,
+        "metrics": sorted(metrics),
+    }
+    if metrics:
+        weights = fidelity.feature_extractor_weights_path
+        request["fidelity"] = {
+            "feature_extractor": fidelity.feature_extractor,
+            "weights_sha256": sha256_of(weights) if weights and Path(weights).is_file() else weights,
+            "input_size": fidelity.input_size,
+            "kid_subsets": fidelity.kid_subsets,
+            "kid_subset_size": fidelity.kid_subset_size,
+            "prc_neighborhood": fidelity.prc_neighborhood,
+        }
+    return request
+
+
+def check_output(out: Path, request: dict) -> None:
+    """Refuse to replace a result of another request (a rerun with the same request recomputes it)."""
+    if not out.is_file():
+        return
+    try:
+        earlier = json.loads(out.read_text())["protocol"].get("request")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        earlier = None
+    if earlier == request:
+        return
+    differs = sorted(k for k in set(request) | set(earlier or {}) if (earlier or {}).get(k) != request.get(k))
+    what = f"another request (differs in {', '.join(differs)})" if earlier else "a result without a recorded request"
+    raise UserError(f"{out} already holds {what}; pass out=<another .json> to keep both")
+
+
+def save_translation_grid(data, sources: Tensor, outputs: Tensor, targets: Tensor, rows: int, path: Path) -> Path:
+    """Rows of `source | translated | target` (the training grid's layout) for the first `rows` pairs."""
+    preview = Batch(real=to_unit_range(targets[:rows]), cond=to_unit_range(sources[:rows]))
+    images = data.preview_images(to_unit_range(outputs[:rows]), preview)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(images, path, nrow=data.preview_nrow(images.shape[0]), normalize=True, value_range=(-1, 1))
+    return path
+
+
+def grid_path(out: Path, split: str) -> Path:
+    return out.with_name(f"{out.stem}_{split}_grid.png")
+
+
 def evaluate_paired(
     ckpt: str | Path,
     splits: tuple[str, ...] = ("train", "val"),
@@ -110,47 +171,77 @@ def evaluate_paired(
     data_dir: str | None = None,
     use_ema: bool = True,
     device: str = "cpu",
+    metrics: tuple[str, ...] = (),  # fid kid prc of the translations against the split's targets
+    fidelity=None,  # overrides of PairedFidelityConfig (feature network, KID settings), a dict or DictConfig
+    cache_dir: str | Path = ".cache/gan_lab",  # reference features of each split's targets
+    grid_rows: int = 8,  # pairs per translation grid (with out); 0 = none
+    out: str | Path | None = None,  # write the JSON here and the grids beside it; None = only return the result
 ) -> dict:
     """Metrics of a checkpoint's generator on each split, with the protocol that produced them."""
     if eval_mode not in ("train", "eval"):
         raise UserError(f"eval_mode must be train or eval, got {eval_mode!r}")
     if batch_size <= 0:
         raise UserError(f"batch_size must be positive, got {batch_size}")
+    if grid_rows < 0:
+        raise UserError(f"grid_rows must be >= 0, got {grid_rows}")
+    fidelity = validate(fidelity or {}, PairedFidelityConfig, "fidelity.")
+    metrics = list(metrics)
+    check_metric_names(metrics)
+    if not Path(ckpt).is_file():
+        raise UserError(f"ckpt={ckpt}: no such checkpoint file")
+    request = paired_request(ckpt, splits, eval_mode, batch_size, limit, seed, use_ema, metrics, fidelity)
+    if out is not None:
+        out = Path(out)
+        check_output(out, request)  # before any work
+    started = time.perf_counter()
     generator, cfg, state = load_generator(ckpt, use_ema=use_ema, device=device)
     data = load_paired_data(cfg, data_dir, limit)
-    results = {}
-    started = time.perf_counter()
-    for split in splits:
-        sources, targets = data.eval_pairs(split)
+    pairs = {split: data.eval_pairs(split) for split in splits}
+    used_ema = bool(state.get("used_ema"))
+    translation_fidelity = setup_fidelity(metrics, fidelity, cache_dir, [t.shape[0] for _, t in pairs.values()])
+    results, grids = {}, {}
+    for split, (sources, targets) in pairs.items():
         outputs = translate_batches(generator, sources, eval_mode, batch_size, seed, device)
         results[split] = paired_metrics(outputs, targets)
-    return {
+        if translation_fidelity is not None:
+            results[split].update(split_fidelity(translation_fidelity, data, split, outputs, targets, used_ema, seed))
+        if out is not None and grid_rows:
+            grids[split] = str(save_translation_grid(data, sources, outputs, targets, grid_rows, grid_path(out, split)))
+    result = {
         "checkpoint": str(Path(ckpt).resolve()),
         "step": int(state["step"]),
         "metrics": results,
+        "grids": grids,
         "protocol": {
             "eval_mode": eval_mode,
             "batch_size": batch_size,
             "dropout_seed": seed,
-            "used_ema": bool(state.get("used_ema")),
+            "used_ema": used_ema,
             "dataset": data.describe(),
             "direction": data.direction,
             "image_size": data.image_size,
+            "pairs_per_split": {split: int(t.shape[0]) for split, (_, t) in pairs.items()},
             "preprocessing": "whole image resized to image_size (PIL bicubic), no crop, no flip",
             "l1": "mean |G(x) - y| over pixels and channels, images in [-1, 1], after uint8 quantisation",
             "psnr": "per-image PSNR in dB on uint8 RGB (data range 255), averaged over images",
             "ssim": "per-image SSIM, 11x11 Gaussian window sigma 1.5, K1=0.01 K2=0.03, range 255, valid positions, "
             "mean over RGB channels, averaged over images",
+            "fidelity": translation_fidelity.describe() if translation_fidelity else None,
+            "grid": f"first {grid_rows} pairs of each split, rows of source | translated | target" if grids else None,
             "limit": limit,
             "torch_threads": torch.get_num_threads(),
+            "libraries": library_versions(),
             "seconds": round(time.perf_counter() - started, 1),
+            "request": request,
         },
     }
+    if out is not None:
+        write_result(result, out)
+    return result
 
 
-def default_output(ckpt: str | Path, result: dict) -> Path:
-    splits = "-".join(result["metrics"])
-    return run_dir_of(ckpt) / "eval" / f"paired_{Path(ckpt).stem}_{splits}_{result['protocol']['eval_mode']}.json"
+def default_output(ckpt: str | Path, splits: tuple[str, ...], eval_mode: str) -> Path:
+    return run_dir_of(ckpt) / "eval" / f"paired_{Path(ckpt).stem}_{'-'.join(splits)}_{eval_mode}.json"
 
 
 def write_result(result: dict, path: str | Path) -> Path:
@@ -160,8 +251,19 @@ def write_result(result: dict, path: str | Path) -> Path:
 
 
 def format_table(result: dict) -> str:
-    mode = result["protocol"]["eval_mode"]
-    lines = [f"{'split':<8}{'pairs':>7}{'L1':>9}{'PSNR dB':>10}{'SSIM':>8}   (eval_mode={mode})"]
-    for split, m in result["metrics"].items():
-        lines.append(f"{split:<8}{m['num_pairs']:>7}{m['l1']:>9.4f}{m['psnr']:>10.2f}{m['ssim']:>8.4f}")
+    protocol, rows = result["protocol"], result["metrics"]
+    names = [m for m in ("fid", "kid", "prc") if any(m in r for r in rows.values())]
+    header = f"{'split':<8}{'pairs':>7}{'L1':>9}{'PSNR dB':>10}{'SSIM':>8}" + "".join(f"{m.upper():>10}" for m in names)
+    lines = [f"{header}   (eval_mode={protocol['eval_mode']}, EMA {'on' if protocol['used_ema'] else 'off'})"]
+    for split, m in rows.items():
+        line = f"{split:<8}{m['num_pairs']:>7}{m['l1']:>9.4f}{m['psnr']:>10.2f}{m['ssim']:>8.4f}"
+        lines.append(line + "".join(f"{m[name]['value']:>10.4g}" for name in names))
+    f = protocol["fidelity"]
+    if f:
+        sizes = ", ".join(f"{m['kid']['subset_size']} ({split})" for split, m in rows.items() if "kid" in m)
+        kid = f"; KID: {f['kid_subsets']} subsets of {sizes}" if sizes else ""
+        lines.append(f"{'/'.join(n.upper() for n in names)}: {f['feature_network']['name']} features of the "
+                     f"translations vs the split's real targets{kid}")
+        warnings = {w for m in rows.values() for name in names for w in m[name]["warnings"]}
+        lines.extend(f"  warning: {w}" for w in sorted(warnings))
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""evaluate_paired.py's job: paired metrics of a pix2pix checkpoint (gan_lab.evaluation.paired), a JSON and a table."""
+"""evaluate_paired.py's job: paired metrics and FID / KID of a pix2pix checkpoint (gan_lab.evaluation.paired), a JSON,
+translation grids and a table."""
 
 from __future__ import annotations
 
@@ -19,14 +20,18 @@ def splits_of(value) -> tuple[str, ...]:
 
 
 def evaluate_paired_job(cfg: DictConfig) -> Path:
-    from gan_lab.evaluation.paired import default_output, evaluate_paired, format_table, write_result
+    from gan_lab.evaluation.paired import default_output, evaluate_paired, format_table
 
     cfg = validate(cfg, EvaluatePairedConfig)
+    splits = splits_of(cfg.split)
+    out = Path(cfg.out) if cfg.out else default_output(cfg.ckpt, splits, cfg.eval_mode)
     result = evaluate_paired(
-        cfg.ckpt, splits=splits_of(cfg.split), eval_mode=cfg.eval_mode, batch_size=cfg.batch_size,
-        limit=cfg.limit, seed=cfg.seed, data_dir=cfg.data_dir, use_ema=cfg.ema, device=cfg.device,
+        cfg.ckpt, splits=splits, eval_mode=cfg.eval_mode, batch_size=cfg.batch_size, limit=cfg.limit,
+        seed=cfg.seed, data_dir=cfg.data_dir, use_ema=cfg.ema, device=cfg.device, metrics=tuple(cfg.metrics),
+        fidelity=cfg.fidelity, cache_dir=cfg.cache_dir, grid_rows=cfg.grid_rows, out=out,
     )
-    out = write_result(result, cfg.out or default_output(cfg.ckpt, result))
     print(format_table(result))
+    for grid in result["grids"].values():
+        print(grid)
     print(out)
     return out
