@@ -243,3 +243,19 @@ def test_a_resumed_run_with_the_option_ends_as_the_uninterrupted_one(tmp_path):
         assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), f"{key} differs"
     buffers_a, buffers_b = a["bn_recalibration"]["buffers"], b["bn_recalibration"]["buffers"]
     assert all(torch.equal(buffers_a[k], buffers_b[k]) for k in buffers_a)
+
+
+def test_recalibration_is_not_training_time_and_a_nested_pause_counts_once(tmp_path):
+    import time
+
+    from gan_lab.training.trainer import TrainClock
+
+    clock = TrainClock()
+    with clock.paused():
+        time.sleep(0.05)
+        with clock.paused():  # a recalibration inside an evaluation
+            time.sleep(0.05)
+    assert 0.1 <= clock.paused_seconds < 0.15
+    trainer = local_trainer(compose([*SYNTHETIC, *ON]), tmp_path)
+    trainer.sampling_generator  # noqa: B018 - the recalibration runs here
+    assert trainer.clock.paused_seconds > 0
