@@ -18,9 +18,16 @@ from gan_lab.training.checkpoint import load_checkpoint
 
 
 def load_generator(
-    ckpt_path: str | Path, use_ema: bool = True, device: torch.device | str = "cpu", trust: bool = False
+    ckpt_path: str | Path,
+    use_ema: bool = True,
+    device: torch.device | str = "cpu",
+    trust: bool = False,
+    bn_recalibration: bool = True,
 ) -> tuple[nn.Module, DictConfig, dict]:
-    """The generator of a checkpoint in eval mode: EMA weights when present and asked for.
+    """The generator of a checkpoint in eval mode: EMA weights when present and asked for, with the BatchNorm
+    statistics recomputed for those weights when the checkpoint holds them (trainer.bn_recalibration) and
+    bn_recalibration is true. state["used_ema"] and state["used_bn_recalibration"] (how they were computed,
+    or None) say what was loaded.
 
     The returned config is flagged as read from a file: building anything else from it (the data set in
     evaluate.py) goes through the same allowlist."""
@@ -30,11 +37,17 @@ def load_generator(
     cfg = load_stored_config(state["config"], ckpt_path, trust)
     generator = build_generator(cfg)
     weights = state["ema"] if use_ema and state.get("ema") is not None else state["generator"]
+    used_ema = weights is state.get("ema")
+    recalibrated = state.get("bn_recalibration") if bn_recalibration else None
+    if not isinstance(recalibrated, dict) or recalibrated.get("weights") != ("ema" if used_ema else "generator"):
+        recalibrated = None  # none stored, not asked for, or computed for the other weights
     try:
-        generator.load_state_dict(weights)
-    except RuntimeError as err:
+        # strict: the stored statistics may only replace buffers the model has
+        generator.load_state_dict({**weights, **recalibrated["buffers"]} if recalibrated else weights)
+    except (RuntimeError, KeyError, TypeError) as err:
         raise UserError(f"checkpoint {ckpt_path} does not match its own model config: {err}") from err
-    state["used_ema"] = weights is state.get("ema")
+    state["used_ema"] = used_ema
+    state["used_bn_recalibration"] = {k: v for k, v in recalibrated.items() if k != "buffers"} if recalibrated else None
     return generator.to(device).eval(), cfg, state
 
 

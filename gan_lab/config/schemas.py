@@ -64,6 +64,19 @@ def ranged(default, check: tuple) -> Any:
 
 # -- train.py: conf/trainer/ -------------------------------------------------------------------------------
 @dataclass
+class BatchNormRecalibrationConfig:
+    # trainer.bn_recalibration: the BatchNorm statistics of the sampling generator (EMA when on, else a copy of
+    # G) recomputed on `batches` batches of fresh latents before grids, the in-training metric and each
+    # checkpoint, which stores them for evaluate.py / sample.py. Not an ema_buffers choice: it serves G without
+    # an EMA too, and it works on a copy, so G, the EMA and the training trajectory stay as they are
+    # (gan_lab/training/batchnorm_recalibration.py).
+    batches: int = ranged(0, NON_NEGATIVE)  # 0 = off; e.g. 20
+    # null = trainer.batch_size: in train mode each BatchNorm normalises by its batch, so the statistics of
+    # later layers depend on the batch size G was trained with
+    batch_size: int | None = ranged(None, POSITIVE_OR_NULL)
+
+
+@dataclass
 class TrainerConfig:
     # Training stops at whichever of max_steps / max_epochs comes first (PyTorch Lightning's convention);
     # null removes that limit (not both).
@@ -76,6 +89,7 @@ class TrainerConfig:
     # copy | average: BatchNorm running statistics of the EMA generator (average: EMA'd too, so they match the
     # averaged weights; copied ones cost classifier FID 389 vs 306, docs/benchmarks.md)
     ema_buffers: EmaBuffers = EmaBuffers.copy
+    bn_recalibration: BatchNormRecalibrationConfig = field(default_factory=BatchNormRecalibrationConfig)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # auto | fp32 | bf16 | fp16 (CUDA only); auto = bf16 where the hardware has it, recorded resolved.
     # Checked by gan_lab.training.precision, which knows what the device supports.
@@ -107,6 +121,12 @@ def trainer_cross_checks(cfg) -> str | None:
             "trainer.max_steps and trainer.max_epochs are both null, so training would never stop; "
             "set one of them, e.g. trainer.max_steps=2000"
         )
+    if cfg.bn_recalibration.batches and cfg.strategy == "ddp" and cfg.sync_batchnorm:
+        # rank 0 alone recalibrates, and a SyncBatchNorm in train mode would wait for the other ranks
+        return (
+            "trainer.bn_recalibration needs plain BatchNorm; set trainer.sync_batchnorm=false or "
+            "trainer.bn_recalibration.batches=0"
+        )
     return None
 
 
@@ -121,6 +141,9 @@ class SampleConfig:
     ext: str = "png"  # image format of default output names
     seed: int = ranged(0, NON_NEGATIVE)  # every random input comes from this seed: same command, same pictures
     ema: bool = True  # use EMA weights when the checkpoint has them
+    # use the BatchNorm statistics the checkpoint recomputed for those weights, when it has them
+    # (trainer.bn_recalibration); false = the ones training kept
+    bn_recalibration: bool = True
     # true: also build code outside gan_lab that the checkpoint's config names; a file from someone else can
     # then run any code (README, SECURITY)
     trust_checkpoint: bool = False
@@ -222,6 +245,9 @@ class EvaluateConfig:
     reference_size: int | None = ranged(None, AT_LEAST_2)  # null = the whole split; N = its first N images
     seed: int = ranged(0, NON_NEGATIVE)  # seed of the latents (and of KID subsets / IS splits)
     ema: bool = True  # use EMA weights when the checkpoint has them
+    # use the BatchNorm statistics the checkpoint recomputed for those weights, when it has them
+    # (trainer.bn_recalibration); false = the ones training kept
+    bn_recalibration: bool = True
     # true: also build code outside gan_lab that the checkpoint's config names; a file from someone else can
     # then run any code (README, SECURITY)
     trust_checkpoint: bool = False

@@ -93,9 +93,11 @@ class TrainingEvaluator:
         end = time.perf_counter()
         out["eval/seconds"] = end - start
         judge = f" on {self._backend_text()}" if self._network is not None else f"; {describe(self._classifier[1])}"
+        recal = getattr(trainer, "bn_recalibration", None)
+        bn = f", BatchNorm statistics of {recal.batches} x {recal.batch_size} latents" if recal is not None else ""
         print(
-            f"eval step {trainer.step}: {self.cfg.name} {out[self.monitor]:.4g} from {self.cfg.num_samples} samples "
-            f"in {end - start:.1f} s (setup {t_setup - start:.1f} s, sampling {t_sampled - t_setup:.1f} s, "
+            f"eval step {trainer.step}: {self.cfg.name} {out[self.monitor]:.4g} from {self.cfg.num_samples} "
+            f"samples{bn} in {end - start:.1f} s (setup {t_setup - start:.1f} s, sampling {t_sampled - t_setup:.1f} s, "
             f"features and metric {end - t_sampled:.1f} s{judge})",
             file=sys.stderr,
         )

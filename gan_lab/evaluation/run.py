@@ -89,6 +89,10 @@ def evaluation_request(cfg: DictConfig) -> dict:
         "reference": cfg.reference,
         "reference_size": cfg.reference_size,
     }
+    if not cfg.get("bn_recalibration", True):
+        # Recorded only when turned off, so the requests of results written before the option existed stay equal;
+        # whether the checkpoint holds recomputed BatchNorm statistics is already in its hash.
+        request["bn_recalibration"] = False
     if any(m in FIDELITY_METRICS for m in metrics):
         f = cfg.fidelity
         weights = f.feature_extractor_weights_path
@@ -155,7 +159,8 @@ def evaluate_checkpoint(cfg: DictConfig, plan: Plan | None = None) -> tuple[dict
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
     generator, ckpt_cfg, state = load_generator(
-        cfg.ckpt, use_ema=cfg.ema, device=device, trust=bool(cfg.get("trust_checkpoint"))
+        cfg.ckpt, use_ema=cfg.ema, device=device, trust=bool(cfg.get("trust_checkpoint")),
+        bn_recalibration=bool(cfg.get("bn_recalibration", True)),
     )
     data = data_from_checkpoint(ckpt_cfg, cfg.paths.data_dir)
     cache_dir = Path(cfg.paths.cache_dir)
@@ -236,6 +241,9 @@ def evaluate_checkpoint(cfg: DictConfig, plan: Plan | None = None) -> tuple[dict
         "seed": cfg.seed,
         "labels": "balanced 0..K-1 repeated" if labels is not None else "unconditional",
         "ema": bool(state["used_ema"]),
+        # BatchNorm statistics recomputed for these weights (trainer.bn_recalibration: batches, batch_size, seed),
+        # or null: the running statistics training kept
+        "bn_recalibration": state["used_bn_recalibration"],
         "generator_precision": "fp32",
         "feature_precision": "float32 features; FID statistics and sqrtm in float64",
         "reference": {
@@ -262,8 +270,10 @@ def format_table(report: dict) -> str:
     """One line per number: metric, value (+- spread), protocol summary."""
     p = report["protocol"]
     ref = p["reference"]
+    recal = p.get("bn_recalibration")
+    bn = f", BatchNorm statistics of {recal['batches']} x {recal['batch_size']} latents" if recal else ""
     lines = [
-        f"{p['num_samples']} samples (seed {p['seed']}, EMA {'on' if p['ema'] else 'off'}) vs "
+        f"{p['num_samples']} samples (seed {p['seed']}, EMA {'on' if p['ema'] else 'off'}{bn}) vs "
         f"{ref['dataset']} {ref['split']} ({ref['size']} images, {ref['shape']})",
         f"{'metric':<16} {'value':>12} {'+-':>10}  protocol",
     ]

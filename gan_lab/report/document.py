@@ -45,11 +45,13 @@ def in_training_protocol(jobs: list[Job], metric: str) -> str:
     name = job.setting("eval_metric.name", "?")
     features = {"classifier_fid": "FID in the feature space of the project's dataset classifier",
                 "fid": "FID in Inception features (torch-fidelity)"}.get(str(name), str(name))
+    batches = job.setting("trainer.bn_recalibration.batches", 0)
+    bn = f", BatchNorm statistics recomputed on {batches} batches of latents" if batches else ""
     return (
         f"{metric}: logged every {job.setting('trainer.eval_every', '?')} steps during training, "
         f"{features}, {job.setting('eval_metric.num_samples', '?')} generated images (fixed latents, seed "
         f"{job.setting('eval_metric.seed', '?')}) vs the {job.setting('eval_metric.reference', '?')} split, "
-        "on the sampling generator (its EMA copy when trainer.ema_decay > 0)"
+        f"on the sampling generator (its EMA copy when trainer.ema_decay > 0){bn}"
     )
 
 

@@ -64,7 +64,10 @@ def _loaded(cfg: DictConfig, ckpt: Path):
     from gan_lab.training.precision import resolve_device
 
     device = resolve_device(cfg.device)
-    generator, _, state = load_generator(ckpt, use_ema=cfg.ema, device=device, trust=bool(cfg.get("trust_checkpoint")))
+    generator, _, state = load_generator(
+        ckpt, use_ema=cfg.ema, device=device, trust=bool(cfg.get("trust_checkpoint")),
+        bn_recalibration=bool(cfg.get("bn_recalibration", True)),
+    )
     return generator, device, state
 
 

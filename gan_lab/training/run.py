@@ -46,6 +46,7 @@ RESUME_FREE_KEYS = (
     "trainer.sample_every", "trainer.checkpoint_every", "trainer.keep_last", "trainer.num_samples",
     "trainer.eval_every", "trainer.num_threads", "overwrite", "debug", "paths", "logger", "dataset.root",
     "trust_checkpoint",
+    "trainer.bn_recalibration",  # only the sampling copy's statistics (pictures, metrics, checkpoint entry)
     "dataset.storage", "dataset.num_workers", "dataset.cache_dir",  # same batches whichever path builds them
 )
 

@@ -22,6 +22,9 @@ def trainer_state(trainer) -> dict:
         "generator": trainer.G.state_dict(),
         "discriminator": trainer.D.state_dict(),
         "ema": trainer.ema.state_dict() if trainer.ema is not None else None,
+        # trainer.bn_recalibration: BatchNorm statistics recomputed for the sampling weights, which evaluate.py
+        # and sample.py use; a resume ignores them (G and the EMA continue from their own). Rank 0 writes.
+        "bn_recalibration": trainer.bn_recalibration_entry() if trainer.dist.is_main else None,
         "opt_g": trainer.opt_g.state_dict(),
         "opt_d": trainer.opt_d.state_dict(),
         "scaler_g": trainer.scaler_g.state_dict(),
