@@ -362,3 +362,16 @@ def reference_key(data, split: str, images: Tensor | None = None, size: int | No
         "dataset": data.name, "split": split, "size": images.shape[0], "shape": shape,
         "content": f"sha256_{content_digest(images)[:16]}",
     }
+
+
+def fidelity_request(fidelity, hash_file=sha256_of) -> dict:
+    """The feature-network settings that determine an FID/KID/PRC result (part of a result's request)."""
+    weights = fidelity.feature_extractor_weights_path
+    return {
+        "feature_extractor": fidelity.feature_extractor,
+        "weights_sha256": hash_file(weights) if weights and Path(weights).is_file() else weights,
+        "input_size": fidelity.input_size,
+        "kid_subsets": fidelity.kid_subsets,
+        "kid_subset_size": fidelity.kid_subset_size,
+        "prc_neighborhood": fidelity.prc_neighborhood,
+    }

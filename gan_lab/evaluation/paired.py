@@ -31,6 +31,7 @@ from gan_lab.config.schemas import PairedFidelityConfig
 from gan_lab.data.base import Batch, to_uint8, to_unit_range
 from gan_lab.errors import UserError
 from gan_lab.evaluation.common import library_versions, sha256_of
+from gan_lab.evaluation.fidelity import fidelity_request
 from gan_lab.evaluation.paired_fidelity import check_metric_names, setup_fidelity, split_fidelity
 from gan_lab.loading import load_generator, run_dir_of
 from gan_lab.utils.io import atomic_write_bytes
@@ -121,15 +122,7 @@ def paired_request(ckpt, splits, eval_mode, batch_size, limit, seed, use_ema, me
         "metrics": sorted(metrics),
     }
     if metrics:
-        weights = fidelity.feature_extractor_weights_path
-        request["fidelity"] = {
-            "feature_extractor": fidelity.feature_extractor,
-            "weights_sha256": sha256_of(weights) if weights and Path(weights).is_file() else weights,
-            "input_size": fidelity.input_size,
-            "kid_subsets": fidelity.kid_subsets,
-            "kid_subset_size": fidelity.kid_subset_size,
-            "prc_neighborhood": fidelity.prc_neighborhood,
-        }
+        request["fidelity"] = fidelity_request(fidelity)
     return request
 
 

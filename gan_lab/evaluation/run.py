@@ -26,6 +26,7 @@ from gan_lab.evaluation.fidelity import (
     FIDELITY_METRICS,
     check_fidelity_request,
     fidelity_metrics,
+    fidelity_request,
     reference_features,
     reference_key,
     resolve_feature_network,
@@ -94,16 +95,7 @@ def evaluation_request(cfg: DictConfig) -> dict:
         # whether the checkpoint holds recomputed BatchNorm statistics is already in its hash.
         request["bn_recalibration"] = False
     if any(m in FIDELITY_METRICS for m in metrics):
-        f = cfg.fidelity
-        weights = f.feature_extractor_weights_path
-        request["fidelity"] = {
-            "feature_extractor": f.feature_extractor,
-            "weights_sha256": file_sha256(weights) if weights and Path(weights).is_file() else weights,
-            "input_size": f.input_size,
-            "kid_subsets": f.kid_subsets,
-            "kid_subset_size": f.kid_subset_size,
-            "prc_neighborhood": f.prc_neighborhood,
-        }
+        request["fidelity"] = fidelity_request(cfg.fidelity, hash_file=file_sha256)
     for name in OTHER_METRICS:
         if name in metrics:
             request[name] = OmegaConf.to_container(cfg[name], resolve=True)
