@@ -127,6 +127,18 @@ def test_cifar10_falls_back_to_the_jpeg_tree_and_says_so(tmp_path):
     assert data.reference_images("test").shape == (10, 3, 32, 32)
 
 
+def test_cifar10_reference_images_then_labels_reads_the_split_once(tmp_path, monkeypatch):
+    root = cifar_jpeg_tree(tmp_path / "data")
+    data = CIFAR10Data(str(root), download=False).setup()  # no cache_dir: every read decodes
+    reads = []
+    split = CIFAR10Data._split
+    monkeypatch.setattr(CIFAR10Data, "_split", lambda self, name, limit: reads.append(name) or split(self, name, limit))
+    images, labels = data.reference_images("test"), data.reference_labels("test")
+    assert images.shape == (10, 3, 32, 32) and labels.tolist() == list(range(10))
+    assert reads == ["test"]
+    assert data.reference_images("train").shape[0] == 20 and reads == ["test", "train"]
+
+
 def test_cifar10_prefers_torchvision_files_when_present(tmp_path, monkeypatch):
     root = cifar_jpeg_tree(tmp_path / "data")
     (root / "cifar-10-batches-py").mkdir()

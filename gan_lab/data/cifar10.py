@@ -58,6 +58,9 @@ class CIFAR10Data(ImageData):
         self.storage = storage
         self.num_workers = check_num_workers(num_workers)
         self.name = "cifar10"
+        # The last reference split read: the classifier asks for a split's images and then its labels, which
+        # without this decodes (or reads from the cache) the same 10k-50k images twice.
+        self._last_reference: tuple[str, tuple[Tensor, Tensor | None]] | None = None
 
     def _jpeg_folder(self, split: str) -> ImageFolderData:
         return ImageFolderData(
@@ -111,9 +114,12 @@ class CIFAR10Data(ImageData):
     def _reference_split(self, split: str) -> tuple[Tensor, Tensor | None]:
         if split not in ("train", "test"):
             raise UserError(f"cifar10 has splits train and test, not {split!r}")
+        if self._last_reference is not None and self._last_reference[0] == split:
+            return self._last_reference[1]
         saved = self.source
         images, labels = self._split(split, None)
         self.source = saved if self.images is not None else self.source
+        self._last_reference = (split, (images, labels))
         return images, labels
 
     def reference_images(self, split: str = "test") -> Tensor:
