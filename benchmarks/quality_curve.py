@@ -6,7 +6,8 @@
 Reads <run dir>/metrics.jsonl (train_seconds: wall time of fit() outside in-training evaluation, and
 eval/classifier_fid when the run had trainer.eval_every) and every <run dir>/eval/*.json written by
 evaluate.py that holds an FID (Inception FID of a checkpoint; its protocol gives the step and sample
-counts). Prints one row per evaluated step and the first training time at which each threshold was met.
+counts) or by evaluate_paired.py (pix2pix: one FID per split, each its own curve). Prints one row per
+evaluated FID and the first training time at which each threshold was met.
 
 Images seen (generator steps x batch x n_critic, from the run's .hydra/config.yaml) do not depend on how
 loaded the machine was. A run trained with 1 thread beside other jobs has train_seconds that say nothing
@@ -46,22 +47,39 @@ def seconds_at(step: int, points: dict[int, float]) -> float | None:
 
 
 def inception_fids(run_dir: Path) -> list[dict]:
+    """One row per FID in <run dir>/eval/*.json: evaluate.py's results give one, evaluate_paired.py's one
+    per split (translations vs that split's real targets)."""
     rows = []
     for path in sorted((run_dir / "eval").glob("*.json")):
         result = json.loads(path.read_text())
-        fid = result.get("metrics", {}).get("fid")
-        if fid is None:
+        metrics = result.get("metrics", {})
+        if "fid" in metrics:
+            protocol = result["protocol"]
+            rows.append(_fid_row(metrics, protocol["step"], "fid", f"{protocol['num_samples']} samples",
+                                 protocol["num_samples"], protocol["reference"], path.name))
             continue
-        protocol = result["protocol"]
-        kid = result["metrics"].get("kid")
-        rows.append({
-            "step": protocol["step"], "fid": fid["value"], "file": path.name,
-            "kid": kid and kid["value"], "kid_std": kid and kid.get("std"),
-            "num_samples": protocol["num_samples"], "reference": protocol["reference"],
-            "feature_network": fid["feature_network"]["torch_fidelity_name"],
-            "warnings": fid.get("warnings", []),
-        })
-    return sorted(rows, key=lambda r: r["step"])
+        for split, split_metrics in metrics.items():  # evaluate_paired.py: {split: {l1, psnr, ssim, fid, kid}}
+            if isinstance(split_metrics, dict) and "fid" in split_metrics:
+                fid = split_metrics["fid"]
+                reference = {"dataset": result["protocol"]["dataset"], "split": f"{split} targets",
+                             "size": fid["num_reference"]}
+                rows.append(_fid_row(split_metrics, result["step"], f"{split} fid", split,
+                                     fid["num_translated"], reference, path.name))
+    return sorted(rows, key=lambda r: (r["step"], r["series"]))
+
+
+def _fid_row(metrics: dict, step: int, curve: str, series: str, num_samples: int, reference: dict,
+             file: str) -> dict:
+    """curve: the thresholds' name (all of evaluate.py's FIDs form "fid"); series: a line of the plot."""
+    fid, kid = metrics["fid"], metrics.get("kid")
+    network = fid["feature_network"]
+    return {
+        "step": step, "curve": curve, "series": series, "fid": fid["value"], "file": file,
+        "kid": kid and kid["value"], "kid_std": kid and kid.get("std"),
+        "num_samples": num_samples, "reference": reference,
+        "feature_network": network["torch_fidelity_name"] if isinstance(network, dict) else network,
+        "warnings": fid.get("warnings", []),
+    }
 
 
 def images_per_step(run_dir: Path) -> int:
@@ -74,9 +92,10 @@ def plot_fid(fids: list[dict], img_per_s: float | None, title: str, path: Path) 
 
     fig = Figure(figsize=(6, 3.6))
     ax = fig.add_subplot()
-    for n in sorted({r["num_samples"] for r in fids}):
-        rows = [r for r in fids if r["num_samples"] == n]
-        ax.plot([r["images"] for r in rows], [r["fid"] for r in rows], "o-", label=f"FID, {n} samples")
+    for series in sorted({r["series"] for r in fids}):
+        rows = [r for r in fids if r["series"] == series]
+        ax.plot([r["images"] for r in rows], [r["fid"] for r in rows], "o-",
+                label=f"FID, {series}" + (f" ({rows[0]['num_samples']} translated)" if "samples" not in series else ""))
     ax.set_xlabel("images seen")
     ax.set_ylabel("Inception FID")
     ax.set_title(title, fontsize=9)
@@ -117,16 +136,19 @@ def main() -> None:
     print(f"run {args.run_dir} ({per_step} images per generator step)")
     idle = f" {'idle min':>8}" if args.img_per_s else ""
     print(f"{'step':>6} {'images':>9} {'train min':>9}{idle} {'classifier FID':>14} {'Inception FID':>13} {'KID':>8}")
-    fid_by_step = {r["step"]: r for r in fids}
-    for step in sorted(set(cfid) | set(fid_by_step)):
+    fids_by_step: dict[int, list[dict]] = {}
+    for row in fids:
+        fids_by_step.setdefault(row["step"], []).append(row)
+    for step in sorted(set(cfid) | set(fids_by_step)):
         t = seconds_at(step, seconds)
         minutes = f"{t / 60:9.1f}" if t is not None else f"{'-':>9}"
         idle = f" {step * per_step / args.img_per_s / 60:8.1f}" if args.img_per_s else ""
         c = f"{cfid[step]:14.2f}" if step in cfid else f"{'-':>14}"
-        row = fid_by_step.get(step)
-        f = f"{row['fid']:13.2f}" if row else f"{'-':>13}"
-        k = f"{row['kid']:8.4f}" if row and row["kid"] is not None else f"{'-':>8}"
-        print(f"{step:>6} {step * per_step:>9,} {minutes}{idle} {c} {f} {k}")
+        for row in fids_by_step.get(step, [None]):
+            f = f"{row['fid']:13.2f}" if row else f"{'-':>13}"
+            k = f"{row['kid']:8.4f}" if row and row["kid"] is not None else f"{'-':>8}"
+            series = f" {row['series']}" if row else ""
+            print(f"{step:>6} {step * per_step:>9,} {minutes}{idle} {c} {f} {k}{series}")
     for row in fids:
         print(f"  Inception FID at step {row['step']}: {row['num_samples']} samples vs {row['reference']['dataset']} "
               f"{row['reference']['split']} ({row['reference']['size']} images), {row['feature_network']} "
@@ -139,10 +161,10 @@ def main() -> None:
         return None
 
     reached = {}
-    for name, points, thresholds in (
-        ("classifier_fid", sorted(cfid.items()), args.cfid_thresholds),
-        ("fid", [(r["step"], r["fid"]) for r in fids], args.fid_thresholds),
-    ):
+    curves = [("classifier_fid", sorted(cfid.items()), args.cfid_thresholds)]
+    for name in sorted({r["curve"] for r in fids}):
+        curves.append((name, [(r["step"], r["fid"]) for r in fids if r["curve"] == name], args.fid_thresholds))
+    for name, points, thresholds in curves:
         for t in thresholds:
             hit = first_reached(points, t)
             reached[f"{name}<={t:g}"] = hit

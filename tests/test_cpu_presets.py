@@ -26,6 +26,7 @@ CHANGES = {  # preset -> every key whose resolved value differs from its paper r
     },
     "pix2pix_facades_cpu": LEVERS | {
         "dataset.image_size", "model.generator.image_size", "model.discriminator.image_size", "trainer.max_epochs",
+        "trainer.sample_every",
     },
 }
 

@@ -61,3 +61,30 @@ def test_curve_turns_images_seen_into_idle_minutes_and_plots(tmp_path):
     assert [r["images"] for r in fids] == [12800, 25600]
     assert [round(r["idle_minutes"], 4) for r in fids] == [round(12800 / 128 / 60, 4), round(25600 / 128 / 60, 4)]
     assert png.stat().st_size > 1000
+
+
+def test_curve_reads_evaluate_paired_results_as_one_curve_per_split(tmp_path):
+    run = _run_dir(tmp_path)
+    for path in (run / "eval").glob("fid-*.json"):
+        path.unlink()
+    for step, train_fid, val_fid in ((100, 80.0, 120.0), (200, 40.0, 90.0)):
+        metrics = {
+            split: {"l1": 0.3, "fid": {"value": fid, "num_translated": n, "num_reference": n, "warnings": [],
+                                       "feature_network": "torchscript"}, "kid": {"value": 0.1, "std": 0.0}}
+            for split, fid, n in (("train", train_fid, 400), ("val", val_fid, 100))
+        }
+        result = {"step": step, "metrics": metrics, "protocol": {"dataset": "facades"}}
+        (run / "eval" / f"paired_step_{step}.json").write_text(json.dumps(result))
+    rows = inception_fids(run)
+    assert [(r["step"], r["series"], r["fid"], r["num_samples"]) for r in rows] == [
+        (100, "train", 80.0, 400), (100, "val", 120.0, 100), (200, "train", 40.0, 400), (200, "val", 90.0, 100)]
+    out, png = tmp_path / "curve.json", tmp_path / "curve.png"
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "quality_curve.py"), str(run), "--fid-thresholds", "50",
+         "--json", str(out), "--plot", str(png)], check=True, capture_output=True, text=True,
+    )
+    reached = json.loads(out.read_text())["reached"]
+    # a threshold is read per split: train reaches 50 at step 200, val never does
+    assert reached["train fid<=50"] == {"step": 200, "train_seconds": 1200.0}
+    assert reached["val fid<=50"] is None
+    assert png.stat().st_size > 1000
