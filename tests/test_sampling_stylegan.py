@@ -141,7 +141,9 @@ def test_noise_resampling_changes_pixels_with_the_noise_seed_only():
     other, _ = noise_grid(G, noise_seed=1)
     assert not torch.equal(images, other)
     more, _ = noise_grid(G, resamples=2, std_samples=2)
-    assert torch.equal(more[:, :2], images[:, :2])  # noise realization k depends on (noise_seed, k) only
+    # noise realization k depends on (noise_seed, k) only; pixels agree to float rounding, not bit for bit,
+    # because the CPU's conv kernels may accumulate in another order at another batch size (a Xeon with AMX does)
+    assert torch.allclose(more[:, :2], images[:, :2], rtol=0, atol=1e-4)  # measured: 5.4e-6
 
 
 def test_zero_noise_strength_gives_identical_resamples_and_a_zero_std():
