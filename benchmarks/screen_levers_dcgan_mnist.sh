@@ -6,6 +6,7 @@
 #   benchmarks/screen_levers_dcgan_mnist.sh outputs/screen 0 &  benchmarks/screen_levers_dcgan_mnist.sh outputs/screen 1
 # then: python benchmarks/time_to_quality_screen.py outputs/screen/* --at 49920 99840 149760 199680 249600
 set -euo pipefail
+set -f   # the runs are word-split below: keep overrides such as betas=[0.5,0.99] literal, not globs
 OUT=${1:-outputs/screen}
 SLOT=${2:-all}   # 0 | 1: every other run, for two jobs side by side; all: every run in turn
 PYTHON=${PYTHON:-python}
@@ -32,6 +33,8 @@ RUNS=(
     "bs32_b099 32 optimizer.betas=[0.5,0.99]"
     "bs32_smooth 32 loss=bce_smooth"
     "bs32_dwide 32 model.discriminator.base_width=128"
+    "bs32_s1 32 seed=1"
+    "bs32_s2 32 seed=2"
 )
 for i in "${!RUNS[@]}"; do
     if [ "$SLOT" = all ] || [ $((i % 2)) = "$SLOT" ]; then
