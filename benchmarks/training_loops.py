@@ -23,6 +23,8 @@ def compose(recipe: str, overrides: list[str]):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
+    import gan_lab.config  # noqa: F401  registers the schemas the recipes extend
+
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return hydra_compose(config_name="config", overrides=[f"experiment={recipe}", "logger=none", *overrides])
 
