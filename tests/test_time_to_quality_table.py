@@ -1,0 +1,55 @@
+"""benchmarks/time_to_quality_table.py: the FID cell at M minutes is the latest evaluation at or before M."""
+
+import json
+
+import yaml
+
+from benchmarks.time_to_quality_table import cell, evaluations
+
+
+def fake_train_run(root, name, batch_size, fids, done=True):
+    run = root / name
+    (run / ".hydra").mkdir(parents=True)
+    (run / "eval").mkdir()
+    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"trainer": {"batch_size": batch_size, "n_critic": 1}}))
+    for step, fid in fids:
+        report = {"metrics": {"fid": {"value": fid}, "kid": {"value": fid / 1000}},
+                  "protocol": {"step": step, "num_samples": 10000}}
+        (run / "eval" / f"step_{step}-test-n10000.json").write_text(json.dumps(report))
+    short = {"metrics": {"fid": {"value": 1.0}}, "protocol": {"step": 1, "num_samples": 2000}}
+    (run / "eval" / "short.json").write_text(json.dumps(short))  # not FID-10k: never a cell
+    if done:
+        (run / "DONE").touch()
+    return run
+
+
+def test_cells_follow_minutes_at_the_idle_rate(tmp_path):
+    # 100 img/s: step 300 x batch 100 = 30k images = 5 min, 600 = 10 min, 1200 = 20 min
+    points, finished = evaluations(fake_train_run(tmp_path, "a", 100, [(300, 30.0), (600, 20.0), (1200, 10.0)]))
+    assert finished and [p["images"] for p in points] == [30000, 60000, 120000]
+    assert cell(points, 5, 100, 0, finished)["fid"] == 30.0
+    assert cell(points, 9, 100, 0, finished)["fid"] == 30.0  # 10 min is past 9: the earlier one
+    assert cell(points, 20, 100, 0, finished)["fid"] == 10.0
+    assert cell(points, 4, 100, 0, finished) is None
+    assert cell(points, 20, 100, 30000, finished)["fid"] == 30.0  # capped: the recipe ended at 30k images
+    late, _ = evaluations(fake_train_run(tmp_path, "c", 100, [(306, 25.0), (1200, 10.0)]))
+    assert cell(late, 5, 100, 0, True)["fid"] == 25.0  # 5.1 min: within the 3% slack for checkpoint spacing
+    assert cell(late, 4.8, 100, 0, True) is None
+
+
+def test_an_unfinished_run_has_no_cell_past_its_last_evaluation(tmp_path):
+    points, finished = evaluations(fake_train_run(tmp_path, "b", 100, [(300, 30.0)], done=False))
+    assert not finished
+    assert cell(points, 5, 100, 0, finished)["fid"] == 30.0
+    assert cell(points, 20, 100, 0, finished) is None
+
+
+def test_hand_loop_outputs_are_read_by_images_seen(tmp_path):
+    run = tmp_path / "hand"
+    run.mkdir()
+    snapshots = {"1000": {"images_seen": 1024}, "2000": {"images_seen": 2048}}
+    (run / "train.json").write_text(json.dumps({"seed": 0, "snapshots": snapshots}))
+    (run / "eval_images2000.json").write_text(json.dumps({"metrics": {"fid": {"value": 40.0}}}))
+    points, finished = evaluations(run)
+    assert [(p["images"], p["fid"]) for p in points] == [(2048, 40.0)]
+    assert cell(points, 1, 2048 / 60, 0, finished)["fid"] == 40.0
