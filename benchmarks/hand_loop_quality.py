@@ -93,7 +93,8 @@ def evaluate(args) -> None:
     reference = data.reference_images("test")
     ref, hit = reference_features(lambda: reference, reference_key(data, "test", reference), network, cache_dir)
     trained = json.loads((out / "train.json").read_text())
-    for images, info in trained["snapshots"].items():
+    # the last snapshot first: the longest-trained one is the result that matters most when time runs short
+    for images, info in sorted(trained["snapshots"].items(), key=lambda kv: -int(kv[0])):
         result_path = out / f"eval_images{images}.json"
         if result_path.exists():
             print(f"{result_path}: done already")

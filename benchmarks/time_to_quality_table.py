@@ -11,8 +11,9 @@ in eval/*.json, or benchmarks/hand_loop_quality.py outputs (eval_images<N>.json)
 
 Minutes = images seen / idle img/s / 60 (images seen do not depend on machine load; the runs themselves may have
 shared the machine). The cell at M minutes is the run's latest evaluated checkpoint at or before M minutes (3%
-slack for checkpoint spacing); a run that ended before M (or a capped group: the cap is the recipe's end) counts
-with its last evaluation. Prints FID per seed with (images seen, minutes) and the mean +- std over seeds.
+slack for checkpoint spacing); a run that ended before M (result.json: finished; or a capped group: the cap is the
+recipe's end) counts with its last evaluation only when that evaluation is at its end. Prints FID per seed with
+(images seen, minutes) and the mean +- std over seeds.
 """
 
 from __future__ import annotations
@@ -29,23 +30,28 @@ from omegaconf import OmegaConf
 SLACK = 1.03
 
 
-def evaluations(run: Path) -> tuple[list[dict], bool]:
-    """[{images, fid, kid, source}] of a run sorted by images, and whether the run reached its planned end."""
+def evaluations(run: Path) -> tuple[list[dict], int | None]:
+    """[{images, fid, kid, source}] of a run sorted by images, and the images seen at its end (None: not ended)."""
     points = []
+    if not run.is_dir():  # not started yet
+        return points, None
     if (run / "train.json").exists():  # hand_loop_quality.py
         trained = json.loads((run / "train.json").read_text())
         for path in run.glob("eval_images*.json"):
             report = json.loads(path.read_text())
             key = re.fullmatch(r"eval_images(\d+)\.json", path.name).group(1)
             points.append(point(report, trained["snapshots"][key]["images_seen"], path))
-        return sorted(points, key=lambda p: p["images"]), True
+        final = max((s["images_seen"] for s in trained["snapshots"].values()), default=None)
+        return sorted(points, key=lambda p: p["images"]), final
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
     per_step = int(cfg.trainer.batch_size) * int(cfg.trainer.get("n_critic", 1))
     for path in (run / "eval").glob("*.json"):
         report = json.loads(path.read_text())
         if "fid" in report.get("metrics", {}) and report["protocol"].get("num_samples") == 10000:
             points.append(point(report, int(report["protocol"]["step"]) * per_step, path))
-    return sorted(points, key=lambda p: p["images"]), (run / "DONE").exists()
+    result = json.loads((run / "result.json").read_text()) if (run / "result.json").exists() else {}
+    final = int(result["final"]["step"]) * per_step if result.get("status") == "finished" else None
+    return sorted(points, key=lambda p: p["images"]), final
 
 
 def point(report: dict, images: int, path: Path) -> dict:
@@ -53,15 +59,18 @@ def point(report: dict, images: int, path: Path) -> dict:
     return {"images": images, "fid": report["metrics"]["fid"]["value"], "kid": kid.get("value"), "source": str(path)}
 
 
-def cell(points: list[dict], minutes: float, rate: float, cap: int, finished: bool) -> dict | None:
+def cell(points: list[dict], minutes: float, rate: float, cap: int, final: int | None) -> dict | None:
+    """The evaluation that stands for M minutes, or None when nothing evaluated does."""
     usable = [p for p in points if not cap or p["images"] <= cap]
     before = [p for p in usable if p["images"] / rate / 60 <= minutes * SLACK]
     if not before:
         return None
-    last = before[-1]
-    if last is not usable[-1] or finished or cap or last["images"] / rate / 60 >= minutes / SLACK:
-        return {**last, "minutes": last["images"] / rate / 60}
-    return None  # the run stopped short of M minutes and its end was not evaluated
+    last = {**before[-1], "minutes": before[-1]["images"] / rate / 60}
+    if last["source"] != usable[-1]["source"] or last["minutes"] >= minutes / SLACK:
+        return last  # a later evaluation exists, or this one is at M (within the slack)
+    if (cap and last["images"] >= cap / SLACK) or last["images"] == final:
+        return last  # the recipe (the cap) or the run ended with this evaluation before M
+    return None  # the run went on past this evaluation without another one up to M
 
 
 def main() -> None:
@@ -79,11 +88,11 @@ def main() -> None:
         rate, cap = float(rate), int(cap)
         cells_by_minutes: dict[float, list[float]] = {m: [] for m in args.minutes}
         for run in map(Path, dirs):
-            points, finished = evaluations(run)
+            points, final = evaluations(run)
             row = {"loop": label, "run": str(run), "idle_img_per_s": rate, "cells": {}}
             texts = []
             for m in args.minutes:
-                c = cell(points, m, rate, cap, finished)
+                c = cell(points, m, rate, cap, final)
                 row["cells"][str(m)] = c
                 if c is None:
                     texts.append("-")

@@ -7,7 +7,7 @@ import yaml
 from benchmarks.time_to_quality_table import cell, evaluations
 
 
-def fake_train_run(root, name, batch_size, fids, done=True):
+def fake_train_run(root, name, batch_size, fids, final_step=None):
     run = root / name
     (run / ".hydra").mkdir(parents=True)
     (run / "eval").mkdir()
@@ -18,30 +18,35 @@ def fake_train_run(root, name, batch_size, fids, done=True):
         (run / "eval" / f"step_{step}-test-n10000.json").write_text(json.dumps(report))
     short = {"metrics": {"fid": {"value": 1.0}}, "protocol": {"step": 1, "num_samples": 2000}}
     (run / "eval" / "short.json").write_text(json.dumps(short))  # not FID-10k: never a cell
-    if done:
-        (run / "DONE").touch()
+    if final_step is not None:
+        (run / "result.json").write_text(json.dumps({"status": "finished", "final": {"step": final_step}}))
     return run
 
 
 def test_cells_follow_minutes_at_the_idle_rate(tmp_path):
     # 100 img/s: step 300 x batch 100 = 30k images = 5 min, 600 = 10 min, 1200 = 20 min
-    points, finished = evaluations(fake_train_run(tmp_path, "a", 100, [(300, 30.0), (600, 20.0), (1200, 10.0)]))
-    assert finished and [p["images"] for p in points] == [30000, 60000, 120000]
-    assert cell(points, 5, 100, 0, finished)["fid"] == 30.0
-    assert cell(points, 9, 100, 0, finished)["fid"] == 30.0  # 10 min is past 9: the earlier one
-    assert cell(points, 20, 100, 0, finished)["fid"] == 10.0
-    assert cell(points, 4, 100, 0, finished) is None
-    assert cell(points, 20, 100, 30000, finished)["fid"] == 30.0  # capped: the recipe ended at 30k images
-    late, _ = evaluations(fake_train_run(tmp_path, "c", 100, [(306, 25.0), (1200, 10.0)]))
-    assert cell(late, 5, 100, 0, True)["fid"] == 25.0  # 5.1 min: within the 3% slack for checkpoint spacing
-    assert cell(late, 4.8, 100, 0, True) is None
+    points, final = evaluations(fake_train_run(tmp_path, "a", 100, [(300, 30.0), (600, 20.0), (1200, 10.0)], 1200))
+    assert final == 120000 and [p["images"] for p in points] == [30000, 60000, 120000]
+    assert cell(points, 5, 100, 0, final)["fid"] == 30.0
+    assert cell(points, 9, 100, 0, final)["fid"] == 30.0  # 10 min is past 9: the earlier one
+    assert cell(points, 20, 100, 0, final)["fid"] == 10.0
+    assert cell(points, 4, 100, 0, final) is None
+    assert cell(points, 20, 100, 30000, final)["fid"] == 30.0  # capped: the recipe ended at 30k images
+    late, final = evaluations(fake_train_run(tmp_path, "c", 100, [(306, 25.0), (1200, 10.0)], 1200))
+    assert cell(late, 5, 100, 0, final)["fid"] == 25.0  # 5.1 min: within the 3% slack for checkpoint spacing
+    assert cell(late, 4.8, 100, 0, final) is None
 
 
-def test_an_unfinished_run_has_no_cell_past_its_last_evaluation(tmp_path):
-    points, finished = evaluations(fake_train_run(tmp_path, "b", 100, [(300, 30.0)], done=False))
-    assert not finished
-    assert cell(points, 5, 100, 0, finished)["fid"] == 30.0
-    assert cell(points, 20, 100, 0, finished) is None
+def test_no_cell_past_the_last_evaluation_unless_the_run_ended_there(tmp_path):
+    points, final = evaluations(fake_train_run(tmp_path, "b", 100, [(300, 30.0)]))
+    assert final is None  # still running
+    assert cell(points, 5, 100, 0, final)["fid"] == 30.0
+    assert cell(points, 20, 100, 0, final) is None
+    ended, final = evaluations(fake_train_run(tmp_path, "d", 100, [(300, 30.0)], 300))
+    assert cell(ended, 20, 100, 0, final)["fid"] == 30.0  # ended at 5 min: its result at 20 min
+    longer, final = evaluations(fake_train_run(tmp_path, "e", 100, [(300, 30.0)], 1200))
+    assert cell(longer, 20, 100, 0, final) is None  # trained on to 20 min, the end not evaluated
+    assert evaluations(tmp_path / "not_started") == ([], None)
 
 
 def test_hand_loop_outputs_are_read_by_images_seen(tmp_path):
@@ -50,6 +55,6 @@ def test_hand_loop_outputs_are_read_by_images_seen(tmp_path):
     snapshots = {"1000": {"images_seen": 1024}, "2000": {"images_seen": 2048}}
     (run / "train.json").write_text(json.dumps({"seed": 0, "snapshots": snapshots}))
     (run / "eval_images2000.json").write_text(json.dumps({"metrics": {"fid": {"value": 40.0}}}))
-    points, finished = evaluations(run)
-    assert [(p["images"], p["fid"]) for p in points] == [(2048, 40.0)]
-    assert cell(points, 1, 2048 / 60, 0, finished)["fid"] == 40.0
+    points, final = evaluations(run)
+    assert [(p["images"], p["fid"]) for p in points] == [(2048, 40.0)] and final == 2048
+    assert cell(points, 1, 2048 / 60, 0, final)["fid"] == 40.0
