@@ -11,7 +11,7 @@ tensors) with the training wall and process CPU seconds in OUT/train.json. Evalu
 `evaluate` gives each snapshot the protocol evaluate.py gives a gan_lab checkpoint: `num_samples` images from
 latents seeded with --sample-seed, netG in eval mode (BatchNorm running statistics, as a gan_lab G without EMA),
 against the MNIST test split at 32x32, TorchScript FID Inception (GAN_LAB_FID_WEIGHTS) on the backend
-evaluate.py would pick, reference features cached in GAN_LAB_CACHE. Writes OUT/eval_images<N>.json.
+evaluate.py would pick, reference features cached in paths.cache_dir (GAN_LAB_CACHE). Writes OUT/eval_images<N>.json.
 Snapshots are read with torch.load(weights_only=True): no code runs from them.
 """
 
@@ -87,8 +87,11 @@ def evaluate(args) -> None:
         torch.set_num_threads(args.threads)
     cfg = compose("dcgan_mnist", [])
     data = build_data(cfg)
-    weights = os.environ["GAN_LAB_FID_WEIGHTS"]
-    cache_dir = os.environ.get("GAN_LAB_CACHE", str(REPO / ".cache" / "gan_lab"))
+    weights = os.environ.get("GAN_LAB_FID_WEIGHTS")
+    if not weights:
+        print("hand_loop_quality.py evaluate: set GAN_LAB_FID_WEIGHTS to the FID Inception file", file=sys.stderr)
+        sys.exit(2)
+    cache_dir = cfg.paths.cache_dir  # GAN_LAB_CACHE, else the project's default, as evaluate.py
     network = resolve_feature_network("auto", weights, 299, "auto", cache_dir, "cpu")
     reference = data.reference_images("test")
     ref, hit = reference_features(lambda: reference, reference_key(data, "test", reference), network, cache_dir)

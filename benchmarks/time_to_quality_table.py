@@ -25,7 +25,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from omegaconf import OmegaConf
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.quality_curve import images_per_step  # noqa: E402
 
 SLACK = 1.03
 
@@ -43,8 +45,7 @@ def evaluations(run: Path) -> tuple[list[dict], int | None]:
             points.append(point(report, trained["snapshots"][key]["images_seen"], path))
         final = max((s["images_seen"] for s in trained["snapshots"].values()), default=None)
         return sorted(points, key=lambda p: p["images"]), final
-    cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
-    per_step = int(cfg.trainer.batch_size) * int(cfg.trainer.get("n_critic", 1))
+    per_step = images_per_step(run)
     for path in (run / "eval").glob("*.json"):
         report = json.loads(path.read_text())
         if "fid" in report.get("metrics", {}) and report["protocol"].get("num_samples") == 10000:
