@@ -43,8 +43,8 @@ def evaluations(run: Path) -> tuple[list[dict], int | None]:
             report = json.loads(path.read_text())
             key = re.fullmatch(r"eval_images(\d+)\.json", path.name).group(1)
             points.append(point(report, trained["snapshots"][key]["images_seen"], path))
-        final = max((s["images_seen"] for s in trained["snapshots"].values()), default=None)
-        return sorted(points, key=lambda p: p["images"]), final
+        # the hand loop has no recipe end: its last snapshot is where training stopped, not a result for later minutes
+        return sorted(points, key=lambda p: p["images"]), None
     per_step = images_per_step(run)
     for path in (run / "eval").glob("*.json"):
         report = json.loads(path.read_text())

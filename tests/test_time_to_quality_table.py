@@ -56,5 +56,7 @@ def test_hand_loop_outputs_are_read_by_images_seen(tmp_path):
     (run / "train.json").write_text(json.dumps({"seed": 0, "snapshots": snapshots}))
     (run / "eval_images2000.json").write_text(json.dumps({"metrics": {"fid": {"value": 40.0}}}))
     points, final = evaluations(run)
-    assert [(p["images"], p["fid"]) for p in points] == [(2048, 40.0)] and final == 2048
+    assert [(p["images"], p["fid"]) for p in points] == [(2048, 40.0)] and final is None
     assert cell(points, 1, 2048 / 60, 0, final)["fid"] == 40.0
+    # the hand loop has no recipe end: a run stopped at its last snapshot gives no cell for later minutes
+    assert cell(points, 2, 2048 / 60, 0, final) is None
